@@ -1,0 +1,21 @@
+/**
+ * @revela/kernels — backend choice and fast, gradient-checked training ops for TensorFlow.js.
+ * This file is the package's whole public API.
+ */
+export {
+  BACKEND_NAMES,
+  type BackendName,
+  type BackendReport,
+  formatBackendReport,
+  getBackendReport,
+  type InitBackendOptions,
+  initBackend,
+} from "./backend/initBackend.js";
+export { MAX_WASM_THREADS } from "./backend/wasmThreads.js";
+export { type AttentionOptions, causalSelfAttention, MASKED_SCORE } from "./ops/attention.js";
+export { IGNORE_INDEX, tokenCrossEntropy } from "./ops/crossEntropy.js";
+export { linear } from "./ops/linear.js";
+export { rmsNorm } from "./ops/rmsNorm.js";
+export { applyRope, type Llama3RopeScaling, type RopeOptions, ropeInverseFrequencies, ropeTables } from "./ops/rope.js";
+export { swigluMlp } from "./ops/swiglu.js";
+export { isFastMatMulRegistered, registerWasmKernels } from "./wasm/registerWasmKernels.js";

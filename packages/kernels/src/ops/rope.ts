@@ -1,0 +1,118 @@
+import * as tf from "@tensorflow/tfjs";
+import { requireRank, requireShape, requireTensor } from "./checkShapes.js";
+
+/** Llama-3 style `rope_scaling` (`rope_type: "llama3"`), as in a Hugging Face config.json. */
+export interface Llama3RopeScaling {
+  ropeType: "llama3";
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositionEmbeddings: number;
+}
+
+export interface RopeOptions {
+  /** Per-head dimension D (even). */
+  headDim: number;
+  /** Number of positions L the tables cover (positions 0..L-1 + offset). */
+  seqLen: number;
+  /** rope_theta. Default 10000. */
+  theta?: number;
+  /** First position. Default 0. */
+  offset?: number;
+  scaling?: Llama3RopeScaling;
+}
+
+/**
+ * Inverse frequencies θ^(-2i/D), i < D/2, in float64, with Llama-3 scaling applied when given:
+ * wavelengths longer than original/lowFreqFactor are divided by `factor`, shorter than
+ * original/highFreqFactor are kept, and the band between is interpolated smoothly.
+ */
+export function ropeInverseFrequencies(headDim: number, theta = 10000, scaling?: Llama3RopeScaling): Float64Array {
+  const op = "ropeInverseFrequencies";
+  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) {
+    throw new Error(`${op}: headDim must be a positive even integer, got ${headDim}`);
+  }
+  if (!(theta > 0)) throw new Error(`${op}: theta must be positive, got ${theta}`);
+  const half = headDim / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / theta ** ((2 * i) / headDim);
+  if (!scaling) return inv;
+  const { ropeType, factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: original } = scaling;
+  if (ropeType !== "llama3") throw new Error(`${op}: scaling.ropeType must be "llama3", got "${ropeType}"`);
+  for (const [name, v] of Object.entries({
+    factor,
+    lowFreqFactor,
+    highFreqFactor,
+    originalMaxPositionEmbeddings: original,
+  })) {
+    if (!(typeof v === "number" && v > 0))
+      throw new Error(`${op}: scaling.${name} must be a positive number, got ${v}`);
+  }
+  if (!(highFreqFactor > lowFreqFactor)) {
+    throw new Error(`${op}: scaling.highFreqFactor (${highFreqFactor}) must exceed lowFreqFactor (${lowFreqFactor})`);
+  }
+  const lowFreqWavelen = original / lowFreqFactor;
+  const highFreqWavelen = original / highFreqFactor;
+  for (let i = 0; i < half; i++) {
+    const f = inv[i] as number;
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highFreqWavelen) continue;
+    if (wavelen > lowFreqWavelen) {
+      inv[i] = f / factor;
+      continue;
+    }
+    const smooth = (original / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+    inv[i] = (1 - smooth) * (f / factor) + smooth * f;
+  }
+  return inv;
+}
+
+/**
+ * cos and sin tables [L, D] in the Hugging Face layout (the D/2 frequencies repeated twice),
+ * computed in float64 and rounded once to float32.
+ */
+export function ropeTables(options: RopeOptions): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+  const { headDim, seqLen, theta = 10000, offset = 0, scaling } = options;
+  if (!Number.isInteger(seqLen) || seqLen <= 0)
+    throw new Error(`ropeTables: seqLen must be a positive integer, got ${seqLen}`);
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new Error(`ropeTables: offset must be a non-negative integer, got ${offset}`);
+  const inv = ropeInverseFrequencies(headDim, theta, scaling);
+  const half = headDim / 2;
+  const cos = new Float32Array(seqLen * headDim);
+  const sin = new Float32Array(seqLen * headDim);
+  for (let p = 0; p < seqLen; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = (p + offset) * (inv[i] as number);
+      const c = Math.cos(angle);
+      const s = Math.sin(angle);
+      cos[p * headDim + i] = c;
+      cos[p * headDim + i + half] = c;
+      sin[p * headDim + i] = s;
+      sin[p * headDim + i + half] = s;
+    }
+  }
+  return { cos: tf.tensor2d(cos, [seqLen, headDim]), sin: tf.tensor2d(sin, [seqLen, headDim]) };
+}
+
+/**
+ * Rotary position embedding: x·cos + rotate_half(x)·sin, rotate_half(x) = [-x₂, x₁] on the two
+ * halves of the head dimension (Hugging Face's convention for LLaMA/Qwen2 checkpoints).
+ * x: [B, H, L, D]; cos, sin: [L, D] from `ropeTables`.
+ */
+export function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor4D {
+  const op = "applyRope";
+  requireTensor(op, "x", x);
+  requireTensor(op, "cos", cos);
+  requireTensor(op, "sin", sin);
+  requireRank(op, "x", x, 4, "[B, H, L, D]");
+  const [, , l, d] = x.shape as [number, number, number, number];
+  if (d % 2 !== 0) throw new Error(`${op}: the head dimension of x [${x.shape.join(", ")}] must be even`);
+  requireShape(op, "cos", cos, [l, d], `([L, D] for x [${x.shape.join(", ")}])`);
+  requireShape(op, "sin", sin, [l, d], `([L, D] for x [${x.shape.join(", ")}])`);
+  return tf.tidy(() => {
+    const [x1, x2] = tf.split(x, 2, 3);
+    const rotated = tf.concat([tf.neg(x2 as tf.Tensor), x1 as tf.Tensor], 3);
+    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
+  });
+}
