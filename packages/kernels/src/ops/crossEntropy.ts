@@ -61,7 +61,9 @@ export function tokenCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scal
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sh, ls, lab, w] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const probs = tf.exp(tf.sub(sh, tf.reshape(ls, [n, 1])));
-        const grad = tf.mul(tf.sub(probs, tf.oneHot(lab, v)), tf.reshape(tf.mul(w, dy), [n, 1]));
+        // tf.oneHot refuses depth 1; with one class every target is that class.
+        const target = v === 1 ? tf.onesLike(probs) : tf.oneHot(lab, v);
+        const grad = tf.mul(tf.sub(probs, target), tf.reshape(tf.mul(w, dy), [n, 1]));
         return tf.reshape(grad, x.shape);
       },
     };
