@@ -1,0 +1,136 @@
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { getArchitecture, parseModelConfig } from "../architectures/registry.js";
+import { enableLora, moduleFromPeftName, peftTensorName } from "../lora/lora.js";
+import { type LoraConfig, parseLoraConfig, toPeftConfig } from "../lora/loraConfig.js";
+import { CausalLM } from "../model/causalLM.js";
+import { readCheckpointTensors, writeCheckpointTensors } from "../safetensors/checkpoint.js";
+import { readSafetensors } from "../safetensors/readSafetensors.js";
+import { writeSafetensors } from "../safetensors/writeSafetensors.js";
+
+export const CONFIG_FILE = "config.json";
+export const ADAPTER_CONFIG_FILE = "adapter_config.json";
+export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
+
+function readJson(file: string): unknown {
+  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`${file}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+export interface LoadOptions {
+  /** Load without the LM head (the retriever's backbone). */
+  backbone?: boolean;
+  /** A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply. */
+  adapter?: string;
+}
+
+/**
+ * Loads a Hugging Face checkpoint directory: config.json plus model.safetensors or a sharded
+ * model.safetensors.index.json. Tensor names, shapes and the config must agree exactly.
+ */
+export async function loadPretrained(dir: string, options: LoadOptions = {}): Promise<CausalLM> {
+  if (typeof dir !== "string" || !dir) throw new Error("loadPretrained: dir must be a directory path");
+  const configFile = path.join(dir, CONFIG_FILE);
+  const config = parseModelConfig(readJson(configFile), configFile);
+  const tensors = await readCheckpointTensors(dir);
+  const model = CausalLM.fromTensors(config, tensors, { backbone: options.backbone ?? false, source: dir });
+  if (options.adapter) await loadLoraAdapter(model, options.adapter);
+  return model;
+}
+
+export interface SaveOptions {
+  /** Split into shards of at most this many bytes (transformers' naming and index). */
+  maxShardBytes?: number;
+}
+
+/**
+ * Writes config.json and the weights. Parameters keep the dtype they were loaded with (F32, F16,
+ * BF16), so load → save reproduces the files' tensors bit for bit; new parameters are F32.
+ * LoRA adapters, if any, are not merged: save them with `saveLoraAdapter`, or `mergeLora` first.
+ */
+export async function saveModel(model: CausalLM, dir: string, options: SaveOptions = {}): Promise<void> {
+  if (typeof dir !== "string" || !dir) throw new Error("saveModel: dir must be a directory path");
+  fs.mkdirSync(dir, { recursive: true });
+  const arch = getArchitecture(model.config.architecture);
+  fs.writeFileSync(path.join(dir, CONFIG_FILE), `${JSON.stringify(arch.toHfConfig(model.config), null, 2)}\n`);
+  const tensors: Record<string, { shape: number[]; data: Float32Array; dtype: "F32" | "F16" | "BF16" }> = {};
+  for (const [name, v] of model.params) {
+    tensors[name] = {
+      shape: v.shape,
+      data: (await v.data()) as Float32Array,
+      dtype: model.sourceDtypes.get(name) ?? "F32",
+    };
+  }
+  await writeCheckpointTensors(dir, tensors, {
+    ...(options.maxShardBytes ? { maxShardBytes: options.maxShardBytes } : {}),
+    metadata: { format: "pt" },
+  });
+}
+
+/**
+ * Applies a PEFT LoRA adapter directory to the model: adapter_config.json and
+ * adapter_model.safetensors with PEFT's tensor names (`base_model.model.<module>.lora_A.weight`).
+ * Every targeted module must have both matrices with shapes [r, in] and [out, r].
+ */
+export async function loadLoraAdapter(model: CausalLM, dir: string): Promise<LoraConfig> {
+  const configFile = path.join(dir, ADAPTER_CONFIG_FILE);
+  const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
+  const config = parseLoraConfig(readJson(configFile), configFile);
+  const tensors = await readSafetensors(weightsFile);
+  const targets = enableLora(model, config);
+  const seen = new Set<string>();
+  for (const [name, t] of tensors) {
+    const parsed = moduleFromPeftName(name);
+    if (!parsed)
+      throw new Error(
+        `${weightsFile}: tensor "${name}" is not a PEFT LoRA weight (expected base_model.model.<module>.lora_A.weight)`,
+      );
+    const adapter = model.lora.get(parsed.module);
+    if (!adapter) {
+      throw new Error(
+        `${weightsFile}: tensor "${name}" is for module ${parsed.module}, which target_modules ${JSON.stringify(config.targetModules)} in ${configFile} does not select`,
+      );
+    }
+    const target = parsed.which === "A" ? adapter.a : adapter.b;
+    if (t.shape.length !== 2 || t.shape[0] !== target.shape[0] || t.shape[1] !== target.shape[1]) {
+      throw new Error(
+        `${weightsFile}: tensor "${name}" has shape [${t.shape.join(", ")}], expected [${target.shape.join(", ")}] (r = ${config.r})`,
+      );
+    }
+    target.assign(tf.tensor(t.data, target.shape as [number, number]));
+    seen.add(`${parsed.module}.${parsed.which}`);
+  }
+  const missing = targets.flatMap((m) =>
+    ["A", "B"].filter((w) => !seen.has(`${m}.${w}`)).map((w) => peftTensorName(m, w as "A" | "B", model.backbone)),
+  );
+  if (missing.length) {
+    throw new Error(
+      `${weightsFile}: missing LoRA tensors: ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ` (+${missing.length - 6} more)` : ""}`,
+    );
+  }
+  return config;
+}
+
+/** Writes the model's LoRA adapters as a PEFT adapter directory. */
+export async function saveLoraAdapter(model: CausalLM, dir: string, config: LoraConfig): Promise<void> {
+  if (!model.lora.size) throw new Error("saveLoraAdapter: the model has no LoRA adapters");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(toPeftConfig(config), null, 2)}\n`);
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [module, adapter] of model.lora) {
+    tensors[peftTensorName(module, "A", model.backbone)] = {
+      shape: adapter.a.shape,
+      data: (await adapter.a.data()) as Float32Array,
+    };
+    tensors[peftTensorName(module, "B", model.backbone)] = {
+      shape: adapter.b.shape,
+      data: (await adapter.b.data()) as Float32Array,
+    };
+  }
+  await writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
+}

@@ -1,0 +1,354 @@
+import { applyRope, causalSelfAttention, IGNORE_INDEX, rmsNorm, ropeTables, tokenCrossEntropy } from "@revela/kernels";
+import * as tf from "@tensorflow/tfjs";
+import { type ParameterSpec, parameterSpecs } from "../architectures/architecture.js";
+import { parseModelConfig } from "../architectures/registry.js";
+import type { ModelConfig } from "../config/modelConfig.js";
+import { type LoraAdapter, projection } from "./projection.js";
+
+/**
+ * The extension point of every attention layer: receives the layer's queries (after RoPE,
+ * [B, H, L, D]) and returns a term [B, H, L, D] added to the attention output before the output
+ * projection — or null to add nothing. Revela's trainer plugs the in-batch attention in here.
+ */
+export type AttentionTermFn = (args: { layer: number; queries: tf.Tensor4D }) => tf.Tensor | null | undefined;
+
+export interface ForwardOptions {
+  /** Compute the next-token loss: labels are `labels` if given, else the inputs with padding → −100; shifted by one. */
+  computeLoss?: boolean;
+  /** [B, L] int32, aligned with the inputs (shifted inside, as in Hugging Face). −100 is ignored. */
+  labels?: tf.Tensor;
+  /** Return the logits [B, L, V] (default true unless the model is a backbone). */
+  returnLogits?: boolean;
+  /** Return the input of every layer and the final normed output (numHiddenLayers + 1 tensors). */
+  returnHiddenStates?: boolean;
+  /** Return every layer's keys (after RoPE) and values, [B, Hkv, L, D]. */
+  returnKeyValues?: boolean;
+  attentionTerm?: AttentionTermFn;
+  /** Training mode: enables LoRA dropout (seeded). */
+  training?: { dropoutSeed?: number };
+}
+
+export interface ForwardResult {
+  /** [B, L, V] */
+  logits?: tf.Tensor3D;
+  loss?: tf.Scalar;
+  /** After the final norm: [B, L, d]. */
+  lastHiddenState: tf.Tensor3D;
+  hiddenStates?: tf.Tensor3D[];
+  keys?: tf.Tensor4D[];
+  values?: tf.Tensor4D[];
+}
+
+export interface CreateOptions {
+  /** Seed of the random initialisation. Default 0. */
+  seed?: number;
+  /** Backbone mode: no LM head (the retriever's encoder). */
+  backbone?: boolean;
+}
+
+/**
+ * A LLaMA-family decoder (LlamaForCausalLM, Qwen2ForCausalLM, …) whose parameters carry their
+ * Hugging Face names, so checkpoints load and save one-to-one.
+ */
+export class CausalLM {
+  readonly config: ModelConfig;
+  readonly backbone: boolean;
+  /** Parameters by Hugging Face name. */
+  readonly params: Map<string, tf.Variable>;
+  /** LoRA adapters by module name (e.g. "model.layers.0.self_attn.q_proj"). */
+  readonly lora = new Map<string, LoraAdapter>();
+  /** The safetensors dtype each parameter was loaded from, so `save` writes it back unchanged. */
+  readonly sourceDtypes = new Map<string, "F32" | "F16" | "BF16">();
+  private ropeCache = new Map<number, { cos: tf.Tensor2D; sin: tf.Tensor2D }>();
+
+  private constructor(config: ModelConfig, params: Map<string, tf.Variable>, backbone: boolean) {
+    this.config = config;
+    this.params = params;
+    this.backbone = backbone;
+  }
+
+  /**
+   * A randomly initialised model (for training from scratch). Hugging Face's scheme: weights and
+   * embeddings ~ N(0, initializer_range²), biases 0, norm weights 1; seeded and reproducible.
+   * `config` is a config.json object or an already parsed config.
+   */
+  static create(config: ModelConfig | Record<string, unknown>, options: CreateOptions = {}): CausalLM {
+    const parsed = isModelConfig(config) ? config : parseModelConfig(config, "config");
+    const seed = options.seed ?? 0;
+    if (!Number.isInteger(seed)) throw new Error(`CausalLM.create: seed must be an integer, got ${seed}`);
+    const params = new Map<string, tf.Variable>();
+    parameterSpecs(parsed, { lmHead: !options.backbone }).forEach((spec, i) => {
+      params.set(
+        spec.name,
+        tf.variable(initialValue(spec, parsed.initializerRange, seed * 100003 + i), true, uniqueName(spec.name)),
+      );
+    });
+    return new CausalLM(parsed, params, options.backbone ?? false);
+  }
+
+  /** A model from existing parameter values (used by loadPretrained); validates names and shapes. */
+  static fromTensors(
+    config: ModelConfig,
+    tensors: Map<string, { shape: number[]; data: Float32Array; dtype?: "F32" | "F16" | "BF16" }>,
+    options: { backbone?: boolean; source?: string } = {},
+  ): CausalLM {
+    const source = options.source ?? "checkpoint";
+    const specs = parameterSpecs(config, { lmHead: !options.backbone });
+    const expected = new Map(specs.map((s) => [s.name, s]));
+    const missing = specs.filter((s) => !tensors.has(s.name)).map((s) => s.name);
+    const ignorable = new Set<string>(["lm_head.weight"]); // tied or backbone: transformers drops it too
+    const unexpected = [...tensors.keys()].filter(
+      (n) => !expected.has(n) && !(ignorable.has(n) && (config.tieWordEmbeddings || options.backbone)),
+    );
+    if (missing.length || unexpected.length) {
+      throw new Error(
+        `${source}: parameters do not match ${config.architecture}` +
+          (missing.length
+            ? `; missing: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ""}`
+            : "") +
+          (unexpected.length
+            ? `; unexpected: ${unexpected.slice(0, 8).join(", ")}${unexpected.length > 8 ? ` (+${unexpected.length - 8} more)` : ""}`
+            : ""),
+      );
+    }
+    for (const spec of specs) {
+      const t = tensors.get(spec.name)!;
+      if (t.shape.length !== spec.shape.length || t.shape.some((s, i) => s !== spec.shape[i])) {
+        throw new Error(
+          `${source}: tensor "${spec.name}" has shape [${t.shape.join(", ")}], expected [${spec.shape.join(", ")}] from the config`,
+        );
+      }
+    }
+    if (config.tieWordEmbeddings && tensors.has("lm_head.weight") && !options.backbone) {
+      const head = tensors.get("lm_head.weight")!.data;
+      const embed = tensors.get("model.embed_tokens.weight")!.data;
+      if (head.length !== embed.length || head.some((v, i) => v !== embed[i])) {
+        throw new Error(
+          `${source}: tie_word_embeddings is true but "lm_head.weight" differs from "model.embed_tokens.weight"`,
+        );
+      }
+    }
+    const params = new Map<string, tf.Variable>();
+    const model = new CausalLM(config, params, options.backbone ?? false);
+    for (const spec of specs) {
+      const t = tensors.get(spec.name)!;
+      params.set(spec.name, tf.variable(tf.tensor(t.data, spec.shape, "float32"), true, uniqueName(spec.name)));
+      if (t.dtype) model.sourceDtypes.set(spec.name, t.dtype);
+    }
+    return model;
+  }
+
+  /** Parameter specs (names, shapes) of this model. */
+  parameterSpecs(): ParameterSpec[] {
+    return parameterSpecs(this.config, { lmHead: !this.backbone });
+  }
+
+  /** The variables an optimizer should update: LoRA weights when LoRA is on, else every parameter. */
+  trainableVariables(): tf.Variable[] {
+    if (this.lora.size) return [...this.lora.values()].flatMap((l) => [l.a, l.b]);
+    return [...this.params.values()];
+  }
+
+  /** Releases every parameter and cached table. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    for (const l of this.lora.values()) tf.dispose([l.a, l.b]);
+    for (const r of this.ropeCache.values()) tf.dispose([r.cos, r.sin]);
+    this.params.clear();
+    this.lora.clear();
+    this.ropeCache.clear();
+  }
+
+  private param(name: string): tf.Variable {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`CausalLM: parameter "${name}" is missing (model disposed?)`);
+    return p;
+  }
+
+  private rope(seqLen: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    let r = this.ropeCache.get(seqLen);
+    if (!r) {
+      const { headDim, ropeTheta, ropeScaling } = this.config;
+      r = tf.tidy(() => {
+        const t = ropeTables({ headDim, seqLen, theta: ropeTheta, ...(ropeScaling ? { scaling: ropeScaling } : {}) });
+        return { cos: tf.keep(t.cos), sin: tf.keep(t.sin) };
+      });
+      this.ropeCache.set(seqLen, r);
+    }
+    return r;
+  }
+
+  private proj(x: tf.Tensor, module: string, training: ForwardOptions["training"]): tf.Tensor {
+    // Each module draws its own dropout mask from the step's seed.
+    const moduleTraining =
+      training?.dropoutSeed === undefined ? training : { dropoutSeed: training.dropoutSeed + stringHash(module) };
+    return projection(
+      x,
+      this.param(`${module}.weight`),
+      this.params.get(`${module}.bias`),
+      this.lora.get(module),
+      moduleTraining,
+    );
+  }
+
+  /**
+   * inputIds: [B, L] int32; attentionMask: [B, L] (1 = token, 0 = padding). Positions are 0..L−1
+   * for every row, as transformers uses when no position ids are given.
+   */
+  forward(inputIds: tf.Tensor, attentionMask: tf.Tensor, options: ForwardOptions = {}): ForwardResult {
+    const op = "CausalLM.forward";
+    if (!(inputIds instanceof tf.Tensor) || inputIds.rank !== 2 || inputIds.dtype !== "int32") {
+      throw new Error(`${op}: inputIds must be an int32 tensor [B, L], got ${describe(inputIds)}`);
+    }
+    const [b, l] = inputIds.shape as [number, number];
+    if (
+      !(attentionMask instanceof tf.Tensor) ||
+      attentionMask.rank !== 2 ||
+      attentionMask.shape[0] !== b ||
+      attentionMask.shape[1] !== l
+    ) {
+      throw new Error(`${op}: attentionMask must be [${b}, ${l}] like inputIds, got ${describe(attentionMask)}`);
+    }
+    if (l > this.config.maxPositionEmbeddings) {
+      throw new Error(
+        `${op}: sequence length ${l} exceeds max_position_embeddings (${this.config.maxPositionEmbeddings})`,
+      );
+    }
+    const wantLogits = options.returnLogits ?? !this.backbone;
+    if ((wantLogits || options.computeLoss) && this.backbone) {
+      throw new Error(`${op}: this model is a backbone (no LM head); it cannot return logits or a loss`);
+    }
+    if (options.labels !== undefined) {
+      if (
+        !(options.labels instanceof tf.Tensor) ||
+        options.labels.dtype !== "int32" ||
+        options.labels.shape[0] !== b ||
+        options.labels.shape[1] !== l ||
+        options.labels.rank !== 2
+      ) {
+        throw new Error(`${op}: labels must be an int32 tensor [${b}, ${l}], got ${describe(options.labels)}`);
+      }
+    }
+    const ids = inputIds.dataSync();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as number;
+      if (id < 0 || id >= this.config.vocabSize) {
+        throw new Error(
+          `${op}: inputIds[${Math.floor(i / l)}][${i % l}] = ${id} is outside the vocabulary [0, ${this.config.vocabSize})`,
+        );
+      }
+    }
+    const c = this.config;
+    const { cos, sin } = this.rope(l);
+    const training = options.training;
+    const result = tf.tidy(() => {
+      const mask = tf.cast(attentionMask, "float32");
+      let x = tf.reshape(tf.gather(this.param("model.embed_tokens.weight"), tf.reshape(inputIds, [-1])), [
+        b,
+        l,
+        c.hiddenSize,
+      ]) as tf.Tensor3D;
+      const hiddenStates: tf.Tensor3D[] = [];
+      const keys: tf.Tensor4D[] = [];
+      const values: tf.Tensor4D[] = [];
+      const heads = (t: tf.Tensor, n: number) =>
+        tf.transpose(tf.reshape(t, [b, l, n, c.headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        if (options.returnHiddenStates) hiddenStates.push(x);
+        const p = `model.layers.${i}`;
+        const h = rmsNorm(x, this.param(`${p}.input_layernorm.weight`), c.rmsNormEps);
+        const q = applyRope(heads(this.proj(h, `${p}.self_attn.q_proj`, training), c.numAttentionHeads), cos, sin);
+        const k = applyRope(heads(this.proj(h, `${p}.self_attn.k_proj`, training), c.numKeyValueHeads), cos, sin);
+        const v = heads(this.proj(h, `${p}.self_attn.v_proj`, training), c.numKeyValueHeads);
+        if (options.returnKeyValues) {
+          keys.push(k);
+          values.push(v);
+        }
+        let att: tf.Tensor = causalSelfAttention(q, k, v, { keyPaddingMask: mask });
+        const term = options.attentionTerm?.({ layer: i, queries: q });
+        if (term) {
+          if (term.rank !== 4 || term.shape.some((s, j) => s !== att.shape[j])) {
+            throw new Error(
+              `${op}: attentionTerm of layer ${i} returned shape [${term.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
+            );
+          }
+          att = tf.add(att, term);
+        }
+        const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [b, l, c.numAttentionHeads * c.headDim]);
+        x = tf.add(x, this.proj(merged, `${p}.self_attn.o_proj`, training)) as tf.Tensor3D;
+        const h2 = rmsNorm(x, this.param(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+        const gate = this.proj(h2, `${p}.mlp.gate_proj`, training);
+        const up = this.proj(h2, `${p}.mlp.up_proj`, training);
+        x = tf.add(
+          x,
+          this.proj(tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), `${p}.mlp.down_proj`, training),
+        ) as tf.Tensor3D;
+      }
+      const last = rmsNorm(x, this.param("model.norm.weight"), c.rmsNormEps) as tf.Tensor3D;
+      if (options.returnHiddenStates) hiddenStates.push(last);
+      const out: ForwardResult = { lastHiddenState: last };
+      if (wantLogits || options.computeLoss) {
+        const head = this.param(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+        const logits = tf.reshape(tf.matMul(tf.reshape(last, [b * l, c.hiddenSize]), head, false, true), [
+          b,
+          l,
+          c.vocabSize,
+        ]) as tf.Tensor3D;
+        if (wantLogits) out.logits = logits;
+        if (options.computeLoss)
+          out.loss = nextTokenLoss(logits, options.labels ?? labelsFromMask(inputIds, attentionMask));
+      }
+      if (options.returnHiddenStates) out.hiddenStates = hiddenStates;
+      if (options.returnKeyValues) {
+        out.keys = keys;
+        out.values = values;
+      }
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as ForwardResult;
+    return result;
+  }
+}
+
+/** Hugging Face's causal-LM loss: logits at t predict labels at t+1; −100 ignored; mean over the rest. */
+export function nextTokenLoss(logits: tf.Tensor3D, labels: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [b, l, v] = logits.shape;
+    if (l < 2) return tf.scalar(0);
+    const shiftedLogits = tf.slice(logits, [0, 0, 0], [b, l - 1, v]);
+    const shiftedLabels = tf.slice(labels, [0, 1], [b, l - 1]);
+    return tokenCrossEntropy(shiftedLogits, shiftedLabels);
+  });
+}
+
+/** Labels = inputs, with padding positions set to −100. */
+export function labelsFromMask(inputIds: tf.Tensor, attentionMask: tf.Tensor): tf.Tensor {
+  return tf.tidy(() =>
+    tf.where(tf.greater(attentionMask, 0), inputIds, tf.fill(inputIds.shape, IGNORE_INDEX, "int32")),
+  );
+}
+
+function initialValue(spec: ParameterSpec, std: number, seed: number): tf.Tensor {
+  if (spec.init === "ones") return tf.ones(spec.shape);
+  if (spec.init === "zeros") return tf.zeros(spec.shape);
+  return tf.randomNormal(spec.shape, 0, std, "float32", seed);
+}
+
+function stringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h & 0xfffff;
+}
+
+let variableCounter = 0;
+function uniqueName(name: string): string {
+  return `${name}#${variableCounter++}`;
+}
+
+function isModelConfig(c: unknown): c is ModelConfig {
+  return typeof c === "object" && c !== null && "hiddenSize" in c && "architecture" in c;
+}
+
+function describe(t: unknown): string {
+  if (t instanceof tf.Tensor) return `${t.dtype} [${t.shape.join(", ")}]`;
+  return t === null ? "null" : typeof t;
+}
