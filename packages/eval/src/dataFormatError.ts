@@ -1,0 +1,15 @@
+/**
+ * A file that does not have the shape its format requires. The message starts with `file:line:` so
+ * that editors and terminals link straight to the offending line.
+ */
+export class DataFormatError extends Error {
+  readonly file: string;
+  readonly line: number;
+
+  constructor(file: string, line: number, problem: string) {
+    super(`${file}:${line}: ${problem}`);
+    this.name = "DataFormatError";
+    this.file = file;
+    this.line = line;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * @revela/eval — BEIR data, trec_eval-exact IR metrics, BM25, dense and hybrid retrieval evaluation.
+ * This file is the package's whole public API.
+ */
+export {
+  type BeirDataset,
+  type BeirDocument,
+  loadBeirDataset,
+  readCorpus,
+  readQrels,
+  readQueries,
+} from "./beirDataset.js";
+export { Bm25Index, type Bm25Options } from "./bm25Index.js";
+export { compareRuns, formatComparisonMarkdown, type RunComparison } from "./compareRuns.js";
+export { DataFormatError } from "./dataFormatError.js";
+export { type DenseRetrieveOptions, denseRetrieve } from "./denseRetrieve.js";
+export type { Embedding, Encoder } from "./encoder.js";
+export { type AnalyzerOptions, ENGLISH_STOPWORDS, englishAnalyzer } from "./englishAnalyzer.js";
+export {
+  DEFAULT_CUTOFFS,
+  type EvaluateOptions,
+  type EvaluationResult,
+  evaluateRun,
+  MEASURES,
+  type Measure,
+  measureName,
+} from "./evaluateRun.js";
+export { type FusionOptions, linearFusion, reciprocalRankFusion } from "./fusion.js";
+export { averagePrecisionAt, ndcgAt, precisionAt, recallAt, reciprocalRankAt } from "./measures.js";
+export { formatResultsJson, formatResultsMarkdown } from "./resultsReport.js";
+export type { RetrievalProgress, RetrieveOptions } from "./retrieveOptions.js";
+export type { Hit, Qrels, Run } from "./run.js";
+export { compareBytewise, compareTrecOrder } from "./trecOrder.js";
+export { formatTrecRun, parseTrecRun, readTrecRun, writeTrecRun } from "./trecRunFile.js";
