@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/causalLM.js";
+import { uniqueVariableName } from "../model/variableName.js";
 import { isLoraTarget, type LoraConfig, loraScaling } from "./loraConfig.js";
 
 /** Linear modules of the model (full names without ".weight"), in checkpoint order. */
@@ -32,9 +33,9 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
       a: tf.variable(
         tf.randomUniform([config.r, inp], -bound, bound, "float32", seed * 7919 + i),
         true,
-        `${module}.lora_A#${i}`,
+        uniqueVariableName(`${module}.lora_A`),
       ),
-      b: tf.variable(tf.zeros([out, config.r]), true, `${module}.lora_B#${i}`),
+      b: tf.variable(tf.zeros([out, config.r]), true, uniqueVariableName(`${module}.lora_B`)),
       scaling: loraScaling(config),
       dropout: config.loraDropout,
     });

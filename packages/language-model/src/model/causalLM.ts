@@ -4,6 +4,7 @@ import { type ParameterSpec, parameterSpecs } from "../architectures/architectur
 import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { type LoraAdapter, projection } from "./projection.js";
+import { uniqueVariableName } from "./variableName.js";
 
 /**
  * The extension point of every attention layer: receives the layer's queries (after RoPE,
@@ -80,7 +81,11 @@ export class CausalLM {
     parameterSpecs(parsed, { lmHead: !options.backbone }).forEach((spec, i) => {
       params.set(
         spec.name,
-        tf.variable(initialValue(spec, parsed.initializerRange, seed * 100003 + i), true, uniqueName(spec.name)),
+        tf.variable(
+          initialValue(spec, parsed.initializerRange, seed * 100003 + i),
+          true,
+          uniqueVariableName(spec.name),
+        ),
       );
     });
     return new CausalLM(parsed, params, options.backbone ?? false);
@@ -132,7 +137,7 @@ export class CausalLM {
     const model = new CausalLM(config, params, options.backbone ?? false);
     for (const spec of specs) {
       const t = tensors.get(spec.name)!;
-      params.set(spec.name, tf.variable(tf.tensor(t.data, spec.shape, "float32"), true, uniqueName(spec.name)));
+      params.set(spec.name, tf.variable(tf.tensor(t.data, spec.shape, "float32"), true, uniqueVariableName(spec.name)));
       if (t.dtype) model.sourceDtypes.set(spec.name, t.dtype);
     }
     return model;
@@ -337,11 +342,6 @@ function stringHash(s: string): number {
   let h = 0;
   for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
   return h & 0xfffff;
-}
-
-let variableCounter = 0;
-function uniqueName(name: string): string {
-  return `${name}#${variableCounter++}`;
 }
 
 function isModelConfig(c: unknown): c is ModelConfig {

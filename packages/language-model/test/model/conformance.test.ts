@@ -152,3 +152,12 @@ for (const arch of listArchitectures()) {
     });
   });
 }
+
+it("keeps two LoRA models alive in one process (variable names never collide)", async () => {
+  const { dir } = readGoldens("tiny-llama");
+  const a = await loadPretrained(dir, { adapter: `${dir}/lora` });
+  const b = await loadPretrained(dir, { adapter: `${dir}/lora` });
+  expect(a.lora.size).toBe(b.lora.size);
+  a.dispose();
+  b.dispose();
+});
