@@ -1,0 +1,117 @@
+import * as tf from "@tensorflow/tfjs";
+import { denseCrossAttention } from "./denseCrossAttention.js";
+import { type DropoutOptions, validateDropout } from "./dropoutMask.js";
+import type { CrossAttentionProblem } from "./problem.js";
+import { streamingCrossAttention } from "./streamingCrossAttention.js";
+import { topkCrossAttention } from "./topkCrossAttention.js";
+import { formatShape, readBinaryMask, requireInteger, requireRank, requireShape, requireTensor } from "./validate.js";
+
+export const IMPLEMENTATIONS = ["dense", "streaming", "topk"] as const;
+export type CrossAttentionImplementation = (typeof IMPLEMENTATIONS)[number];
+
+export interface CrossDocumentAttentionOptions {
+  /**
+   * `streaming` (default): loops over key chunks with its own recomputing gradient, memory O(B·H·L²).
+   * `dense`: materialises [B, B, H, L, L], the readable reference, memory O(B²·H·L²).
+   * `topk`: only the `topK` largest W_ij of each row, B·k pairs.
+   */
+  implementation?: CrossAttentionImplementation;
+  /** [B, L] 1 = real token, 0 = padding. Padded keys get exactly zero probability. Default: all real. */
+  keyPaddingMask?: tf.Tensor;
+  /** [B, L] 1 = add the term at this query position, 0 = leave it out (e.g. the retriever's query half). */
+  queryMask?: tf.Tensor;
+  /** Divide A_ij by P_ij·‖V_j‖₂ + 1e-6. Default true (the paper turns it off for code). */
+  valueNorm?: boolean;
+  /** `topk` only: chunks kept per row, 1 ≤ topK ≤ B. Default 2. */
+  topK?: number;
+  /** Attention dropout on P_ij. Training only: pass it in training steps and leave it out otherwise. */
+  dropout?: DropoutOptions;
+}
+
+const OP = "crossDocumentAttention";
+
+/**
+ * Revela's cross-document term for one attention layer: for each chunk i,
+ * out_i = queryMask_i ⊙ Σ_j W_ij · A_ij, A_ij = softmax(Q_i K_jᵀ/√D + pad_j) V_j (optionally V-normalised).
+ *
+ * q [B, H, L, D] — pass-2 queries after RoPE; k, v [B, Hkv, L, D] — pass-1 keys (after RoPE) and values;
+ * weights [B, B] — W from documentWeights. Returns [B, H, L, D], to be added to the layer's attention
+ * output before the output projection. Differentiable with respect to q, k, v and weights.
+ */
+export function crossDocumentAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  weights: tf.Tensor,
+  options: CrossDocumentAttentionOptions = {},
+): tf.Tensor4D {
+  if (options === null || typeof options !== "object") throw new Error(`${OP}: options must be an object`);
+  requireTensor(OP, "q", q);
+  requireTensor(OP, "k", k);
+  requireTensor(OP, "v", v);
+  requireTensor(OP, "weights", weights);
+  requireRank(OP, "q", q, 4, "[B, H, L, D]");
+  requireRank(OP, "k", k, 4, "[B, Hkv, L, D]");
+  requireRank(OP, "weights", weights, 2, "[B, B]");
+  const [b, h, l, d] = q.shape as [number, number, number, number];
+  const hkv = k.shape[1] as number;
+  const cache = `(the pass-1 cache is k ${formatShape(k.shape)}, q is ${formatShape(q.shape)})`;
+  requireShape(OP, "k", k, [b, null, l, d], `([B, Hkv, L, D] for q ${formatShape(q.shape)})`);
+  requireShape(OP, "v", v, [b, hkv, l, d], `(must match k ${formatShape(k.shape)})`);
+  requireShape(OP, "weights", weights, [b, b], cache);
+  if (hkv === 0 || h % hkv !== 0) {
+    throw new Error(
+      `${OP}: query heads (${h}, q ${formatShape(q.shape)}) must be a multiple of kv heads (${hkv}, k ${formatShape(k.shape)})`,
+    );
+  }
+  const implementation = options.implementation ?? "streaming";
+  if (!IMPLEMENTATIONS.includes(implementation)) {
+    throw new Error(
+      `${OP}: implementation must be one of ${IMPLEMENTATIONS.join(", ")}, got ${String(implementation)}`,
+    );
+  }
+  const topK = implementation === "topk" ? requireInteger(OP, "topK", options.topK ?? Math.min(2, b), 1, b) : 0;
+  let keyMask: Float32Array | null = null;
+  if (options.keyPaddingMask !== undefined) {
+    requireTensor(OP, "keyPaddingMask", options.keyPaddingMask);
+    requireShape(OP, "keyPaddingMask", options.keyPaddingMask, [b, l], `([B, L] for q ${formatShape(q.shape)})`);
+    keyMask = readBinaryMask(OP, "keyPaddingMask", options.keyPaddingMask);
+    if (keyMask.every((x) => x === 1)) keyMask = null;
+  }
+  let queryMask: Float32Array | null = null;
+  if (options.queryMask !== undefined) {
+    requireTensor(OP, "queryMask", options.queryMask);
+    requireShape(OP, "queryMask", options.queryMask, [b, l], `([B, L] for q ${formatShape(q.shape)})`);
+    queryMask = readBinaryMask(OP, "queryMask", options.queryMask);
+  }
+  const dropout = options.dropout === undefined ? null : validateDropout(OP, options.dropout);
+  const problem: CrossAttentionProblem = {
+    b,
+    h,
+    hkv,
+    rep: h / hkv,
+    l,
+    d,
+    keyMask,
+    valueNorm: options.valueNorm ?? true,
+    dropout: dropout !== null && dropout.rate > 0 ? dropout : null,
+  };
+
+  return tf.tidy(() => {
+    // A chunk with no real key has nothing to attend to: its pairs contribute 0 (and W_ij gets no
+    // gradient) instead of an average over padding or 0/0.
+    let w = weights;
+    if (keyMask !== null) {
+      const hasKeys = Float32Array.from({ length: b }, (_, j) =>
+        keyMask.subarray(j * l, (j + 1) * l).includes(1) ? 1 : 0,
+      );
+      if (hasKeys.includes(0)) w = tf.mul(weights, tf.tensor2d(hasKeys, [1, b]));
+    }
+    let out: tf.Tensor;
+    if (implementation === "dense") out = denseCrossAttention(q, k, v, w, problem);
+    else if (implementation === "streaming") out = streamingCrossAttention(q, k, v, w, problem);
+    else out = topkCrossAttention(q, k, v, w, problem, topK);
+    if (queryMask !== null) out = tf.mul(out, tf.tensor4d(queryMask, [b, 1, l, 1]));
+    return out as tf.Tensor4D;
+  });
+}

@@ -1,0 +1,65 @@
+import * as tf from "@tensorflow/tfjs";
+import { safeL2Norm } from "./safeL2Norm.js";
+import { selectTopK } from "./selectTopK.js";
+import { formatShape, requireInteger, requireRank, requireShape, requireTensor } from "./validate.js";
+
+export interface DocumentWeightsOptions {
+  /** Softmax temperature τ. Default 1e-4 (the paper), which makes W nearly one-hot. */
+  temperature?: number;
+  /** Give W_ii = 0: a chunk never retrieves itself. Default true. */
+  excludeDiagonal?: boolean;
+  /** Keep only the k largest weights of each row (renormalised to sum to 1). Default: all. */
+  topK?: number;
+}
+
+const OP = "documentWeights";
+
+/**
+ * W [B, B] = row-softmax(cos(query_i, passage_j) / τ), the diagonal at −∞ (W_ii = 0).
+ * queryEmb, passageEmb: [B, D] (need not be normalised). Differentiable with respect to both.
+ * With topK, entries outside each row's k largest are −∞ before the softmax, which is exactly the
+ * top-k weights renormalised to sum to 1.
+ */
+export function documentWeights(
+  queryEmb: tf.Tensor,
+  passageEmb: tf.Tensor,
+  options: DocumentWeightsOptions = {},
+): tf.Tensor2D {
+  if (options === null || typeof options !== "object") throw new Error(`${OP}: options must be an object`);
+  requireTensor(OP, "queryEmb", queryEmb);
+  requireTensor(OP, "passageEmb", passageEmb);
+  requireRank(OP, "queryEmb", queryEmb, 2, "[B, D]");
+  requireShape(OP, "passageEmb", passageEmb, queryEmb.shape, `(must match queryEmb ${formatShape(queryEmb.shape)})`);
+  const { temperature = 1e-4, excludeDiagonal = true } = options;
+  if (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature <= 0) {
+    throw new Error(`${OP}: temperature must be a positive finite number, got ${String(temperature)}`);
+  }
+  const b = queryEmb.shape[0] as number;
+  const candidates = excludeDiagonal ? b - 1 : b;
+  if (candidates < 1) {
+    throw new Error(
+      `${OP}: a batch of ${b} chunk (queryEmb ${formatShape(queryEmb.shape)}) leaves no chunk to retrieve once the diagonal is excluded`,
+    );
+  }
+  const topK = options.topK === undefined ? candidates : requireInteger(OP, "topK", options.topK, 1, candidates);
+
+  return tf.tidy(() => {
+    const unit = (x: tf.Tensor) => tf.div(x, tf.maximum(safeL2Norm(x), 1e-12)); // as torch F.normalize
+    let logits = tf.div(tf.matMul(unit(queryEmb), unit(passageEmb), false, true), temperature); // [B, B]
+    const keep = new Uint8Array(b * b).fill(1);
+    if (excludeDiagonal) for (let i = 0; i < b; i++) keep[i * b + i] = 0;
+    if (topK < candidates) {
+      // Chosen on the logits with the diagonal already out; the choice itself is not differentiated.
+      const values = logits.dataSync().map((x, n) => (keep[n] ? x : Number.NEGATIVE_INFINITY));
+      keep.fill(0);
+      selectTopK(values, b, b, topK).forEach((row, i) => {
+        for (const j of row) keep[i * b + j] = 1;
+      });
+    }
+    if (keep.includes(0)) {
+      // where(), not adding −∞: the masked logits then get exactly zero gradient, never ∞ − ∞.
+      logits = tf.where(tf.tensor2d(keep, [b, b], "bool"), logits, tf.fill([b, b], Number.NEGATIVE_INFINITY));
+    }
+    return tf.softmax(logits) as tf.Tensor2D;
+  });
+}

@@ -1,0 +1,126 @@
+import type { CausalLM } from "@revela/language-model";
+import * as tf from "@tensorflow/tfjs";
+import { requireRngState, SeededRandom } from "../data/seededRandom.js";
+import type { Batch } from "../data/types.js";
+import { AdamW } from "../optim/adamW.js";
+import { clipGradNorm } from "../optim/clipGradNorm.js";
+import type { LrSchedule } from "../optim/lrSchedule.js";
+import type { Embedder } from "../revela/revelaLoss.js";
+import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
+import { assignFromRecords, type CheckpointData, variablesToRecords } from "../run/checkpointData.js";
+import type { StepMetrics, Trainable } from "../run/trainable.js";
+
+export interface ContrastiveTrainerOptions {
+  retriever: Embedder;
+  retrieverModel: CausalLM;
+  /** Retriever token ids of a text (prefix and EOS included), as the retriever encodes passages. */
+  tokenize(text: string): number[];
+  padTokenId: number;
+  /** InfoNCE temperature (Contriever: 0.05). */
+  temperature: number;
+  /** Each crop keeps this share range of a chunk's words (Contriever: 0.1–0.5). */
+  cropRatio: [number, number];
+  lr: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+  schedule?: LrSchedule;
+}
+
+/**
+ * Contriever-style baseline: two random crops of each chunk form a positive pair; the other
+ * chunks' crops in the batch are the negatives; loss = InfoNCE (cross-entropy of the crop-1 vs
+ * crop-2 similarity matrix / τ against the diagonal). Same backbone, batches and optimizer as Revela,
+ * so the two are compared at equal steps.
+ */
+export class ContrastiveTrainer implements Trainable<Batch> {
+  readonly optimizer: AdamW;
+  private readonly vars: NamedVariables;
+  private rng: SeededRandom;
+
+  constructor(readonly options: ContrastiveTrainerOptions) {
+    const o = options;
+    if (!(o.temperature > 0)) throw new Error(`ContrastiveTrainer: temperature must be positive, got ${o.temperature}`);
+    const [lo, hi] = o.cropRatio;
+    if (!(lo > 0 && hi <= 1 && lo <= hi))
+      throw new Error(`ContrastiveTrainer: cropRatio must satisfy 0 < lo ≤ hi ≤ 1, got [${lo}, ${hi}]`);
+    this.vars = namedTrainables("retriever", o.retrieverModel);
+    this.optimizer = new AdamW([{ name: "retriever", params: Object.values(this.vars), lr: o.lr }], {
+      weightDecay: o.weightDecay,
+      ...(o.schedule ? { schedule: o.schedule } : {}),
+    });
+    this.rng = SeededRandom.fromSeed(o.seed);
+  }
+
+  /** A contiguous span of a random share of the words. */
+  private crop(text: string): string {
+    const words = text.split(/\s+/).filter(Boolean);
+    const [lo, hi] = this.options.cropRatio;
+    const n = Math.max(1, Math.round(words.length * (lo + (hi - lo) * this.rng.float())));
+    const start = this.rng.int(words.length - n + 1);
+    return words.slice(start, start + n).join(" ");
+  }
+
+  private tensors(texts: string[]): { ids: tf.Tensor2D; mask: tf.Tensor2D } {
+    const seqs = texts.map((t) => this.options.tokenize(t));
+    const l = Math.max(...seqs.map((s) => s.length));
+    const ids = new Int32Array(seqs.length * l).fill(this.options.padTokenId);
+    const mask = new Int32Array(seqs.length * l);
+    seqs.forEach((s, i) => {
+      ids.set(s, i * l);
+      mask.fill(1, i * l, i * l + s.length);
+    });
+    return { ids: tf.tensor2d(ids, [seqs.length, l], "int32"), mask: tf.tensor2d(mask, [seqs.length, l], "int32") };
+  }
+
+  async step(batch: Batch): Promise<StepMetrics> {
+    const o = this.options;
+    const t0 = performance.now();
+    const a = this.tensors(batch.chunks.map((c) => this.crop(c.text)));
+    const b = this.tensors(batch.chunks.map((c) => this.crop(c.text)));
+    const n = batch.chunks.length;
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const ea = o.retriever.embed(a.ids, a.mask);
+        const eb = o.retriever.embed(b.ids, b.mask);
+        const logits = tf.div(tf.matMul(ea, eb, false, true), o.temperature); // [B, B]
+        return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.range(0, n, 1, "int32"), n), logits) as tf.Scalar;
+      }, Object.values(this.vars));
+      const norm = o.maxGradNorm > 0 ? clipGradNorm(grads, o.maxGradNorm) : Number.NaN;
+      const loss = value.dataSync()[0] as number;
+      if (Number.isFinite(loss)) this.optimizer.step(grads);
+      tf.dispose([value, grads]);
+      const tokens = (a.mask.sum().dataSync()[0] as number) + (b.mask.sum().dataSync()[0] as number);
+      return {
+        loss,
+        lr: this.optimizer.learningRates().retriever ?? 0,
+        gradNorm: norm,
+        tokensPerSecond: tokens / ((performance.now() - t0) / 1000),
+      };
+    } finally {
+      tf.dispose([a.ids, a.mask, b.ids, b.mask]);
+    }
+  }
+
+  async exportState(): Promise<CheckpointData> {
+    const opt = this.optimizer.exportState();
+    return {
+      tensors: { ...variablesToRecords(this.vars), ...opt.tensors },
+      state: { optimizer: opt.state, rng: { ...this.rng.state() } },
+    };
+  }
+
+  async importState(data: CheckpointData): Promise<void> {
+    assignFromRecords(this.vars, data.tensors);
+    const optState = data.state.optimizer;
+    if (optState === null || typeof optState !== "object" || Array.isArray(optState)) {
+      throw new Error("ContrastiveTrainer.importState: the checkpoint state has no optimizer entry");
+    }
+    this.optimizer.importState({ tensors: data.tensors, state: optState });
+    this.rng = SeededRandom.fromState(requireRngState(data.state.rng, "ContrastiveTrainer.importState: state.rng"));
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * @revela/trainer — corpus → chunks → batches, the Revela training step, baselines and resumable
+ * runs. This file is the package's whole public API.
+ */
+export { ContrastiveTrainer, type ContrastiveTrainerOptions } from "./baselines/contrastiveTrainer.js";
+export { ReplugTrainer, type ReplugTrainerOptions } from "./baselines/replugTrainer.js";
+export { Bm25NeighbourBatcher } from "./data/bm25NeighbourBatcher.js";
+export { type ChunkOptions, chunkCorpus, chunkDocument } from "./data/chunkDocument.js";
+export { type BatcherOptions, ConsecutiveBatcher } from "./data/consecutiveBatcher.js";
+export { CorpusFormatError } from "./data/corpusFormatError.js";
+export { epochBatchSizes } from "./data/epochLayout.js";
+export { type BeirCorpusOptions, readBeirCorpus } from "./data/readBeirCorpus.js";
+export { type CorpusWarning, type JsonlCorpusOptions, readJsonlCorpus } from "./data/readJsonlCorpus.js";
+export { SeededRandom } from "./data/seededRandom.js";
+export type { Batch, BatcherState, BatchSource, Chunk, Document, RngState } from "./data/types.js";
+export { AdamW, type AdamWOptions, type ParamGroup } from "./optim/adamW.js";
+export { clipGradNorm } from "./optim/clipGradNorm.js";
+export { GradientAccumulator } from "./optim/gradientAccumulator.js";
+export { LrSchedule, type LrScheduleKind, type LrScheduleOptions } from "./optim/lrSchedule.js";
+export {
+  type BatchTokenizers,
+  buildRevelaBatch,
+  disposeRevelaBatch,
+  type RevelaBatchTensors,
+} from "./revela/revelaBatch.js";
+export {
+  type Embedder,
+  type RevelaLossOptions,
+  type RevelaLossResult,
+  revelaLmLoss,
+  revelaLoss,
+} from "./revela/revelaLoss.js";
+export {
+  type NamedVariables,
+  namedTrainables,
+  RevelaTrainer,
+  type RevelaTrainerOptions,
+} from "./revela/revelaTrainer.js";
+export { type WeightStats, weightStats } from "./revela/weightStats.js";
+export {
+  assignFromRecords,
+  type CheckpointData,
+  type JsonObject,
+  type JsonValue,
+  type TensorRecord,
+  variablesToRecords,
+} from "./run/checkpointData.js";
+export { CheckpointStore, type CheckpointStoreOptions, type LoadedCheckpoint } from "./run/checkpointStore.js";
+export { MetricsLog, type MetricsLogOptions } from "./run/metricsLog.js";
+export { type ProgressOptions, ProgressReporter } from "./run/progressReporter.js";
+export {
+  configKeys,
+  type PartialConfig,
+  parseConfigOverride,
+  type ResolveConfigOptions,
+  resolveRunConfig,
+  writeRunConfig,
+} from "./run/runConfig.js";
+export { type RunResult, type RunTrainingOptions, runTraining, type StopReason } from "./run/runTraining.js";
+export type { StepMetrics, Trainable } from "./run/trainable.js";

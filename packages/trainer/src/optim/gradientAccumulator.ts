@@ -1,0 +1,77 @@
+import * as tf from "@tensorflow/tfjs";
+
+/**
+ * Sums gradients over micro-batches and hands back their mean, so that B chunks processed as k
+ * micro-batches of B/k give the same update as one batch (when each micro-batch's loss is a mean
+ * over equally many items). The running sums are owned by the accumulator; the gradients passed to
+ * `add` stay the caller's to dispose.
+ */
+export class GradientAccumulator {
+  private sums: tf.NamedTensorMap | undefined;
+  private shapes = new Map<string, number[]>();
+  private n = 0;
+
+  /** Micro-batches added since the last reset. */
+  get count(): number {
+    return this.n;
+  }
+
+  add(grads: tf.NamedTensorMap): void {
+    const op = "GradientAccumulator.add";
+    if (grads === null || typeof grads !== "object") throw new Error(`${op}: grads must be a {name: tensor} map`);
+    const entries = Object.entries(grads);
+    if (entries.length === 0) throw new Error(`${op}: grads is empty`);
+    for (const [name, g] of entries) {
+      if (!(g instanceof tf.Tensor) || g.isDisposed)
+        throw new Error(`${op}: grads["${name}"] must be a live tf.Tensor`);
+      const shape = this.shapes.get(name);
+      if (this.sums !== undefined && shape === undefined) {
+        throw new Error(
+          `${op}: micro-batch ${this.n} has gradient "${name}", the first had only ${[...this.shapes.keys()].join(", ")}`,
+        );
+      }
+      if (shape && (shape.length !== g.shape.length || shape.some((d, i) => d !== g.shape[i]))) {
+        throw new Error(
+          `${op}: gradient "${name}" of micro-batch ${this.n} has shape [${g.shape.join(", ")}], earlier ones [${shape.join(", ")}]`,
+        );
+      }
+    }
+    if (this.sums === undefined) {
+      this.sums = {};
+      for (const [name, g] of entries) {
+        this.sums[name] = tf.keep(tf.tidy(() => tf.cast(g, "float32").clone()));
+        this.shapes.set(name, [...g.shape]);
+      }
+    } else {
+      const missing = [...this.shapes.keys()].filter((name) => !(name in grads));
+      if (missing.length > 0) throw new Error(`${op}: micro-batch ${this.n} lacks gradients ${missing.join(", ")}`);
+      for (const [name, g] of entries) {
+        const old = this.sums[name] as tf.Tensor;
+        this.sums[name] = tf.keep(tf.tidy(() => tf.add(old, g)));
+        old.dispose();
+      }
+    }
+    this.n++;
+  }
+
+  /** Mean of the gradients added since the last reset: new tensors, the caller's to dispose. */
+  average(): tf.NamedTensorMap {
+    if (this.sums === undefined)
+      throw new Error("GradientAccumulator.average: no gradients added since the last reset");
+    const out: tf.NamedTensorMap = {};
+    for (const [name, sum] of Object.entries(this.sums)) out[name] = tf.tidy(() => tf.div(sum, this.n));
+    return out;
+  }
+
+  /** Drops the sums, ready for the next accumulation. */
+  reset(): void {
+    if (this.sums) tf.dispose(Object.values(this.sums));
+    this.sums = undefined;
+    this.shapes.clear();
+    this.n = 0;
+  }
+
+  dispose(): void {
+    this.reset();
+  }
+}

@@ -1,0 +1,74 @@
+import * as tf from "@tensorflow/tfjs";
+
+/** What batch building needs from the tokenizers and the retriever's text conventions. */
+export interface BatchTokenizers {
+  /** LM token ids of a chunk's text (no special tokens). */
+  lmEncode(text: string): number[];
+  lmEosTokenId: number;
+  lmPadTokenId: number;
+  /** Retriever token ids for a text, prefix and EOS included; `queryView` keeps the first part. */
+  retrieverTokenize(text: string, kind: "query" | "passage", options?: { queryView?: boolean }): number[];
+  retrieverPadTokenId: number;
+}
+
+/** The tensors of one Revela batch; all right-padded, int32. */
+export interface RevelaBatchTensors {
+  /** [B, L] the chunks as the LM reads them, EOS appended. */
+  lmIds: tf.Tensor2D;
+  lmMask: tf.Tensor2D;
+  /** [B, Lq] "query: " + first part of each chunk. */
+  queryIds: tf.Tensor2D;
+  queryMask: tf.Tensor2D;
+  /** [B, Lp] "passage: " + each chunk. */
+  passageIds: tf.Tensor2D;
+  passageMask: tf.Tensor2D;
+  /** Real LM tokens (for tokens/s). */
+  lmTokens: number;
+}
+
+function padded(sequences: number[][], pad: number): { ids: tf.Tensor2D; mask: tf.Tensor2D } {
+  const l = Math.max(1, ...sequences.map((s) => s.length));
+  const ids = new Int32Array(sequences.length * l).fill(pad);
+  const mask = new Int32Array(sequences.length * l);
+  sequences.forEach((s, i) => {
+    ids.set(s, i * l);
+    mask.fill(1, i * l, i * l + s.length);
+  });
+  return {
+    ids: tf.tensor2d(ids, [sequences.length, l], "int32"),
+    mask: tf.tensor2d(mask, [sequences.length, l], "int32"),
+  };
+}
+
+/** Tokenises a batch of chunk texts into the LM, query-view and passage-view tensors. */
+export function buildRevelaBatch(
+  texts: readonly string[],
+  tokenizers: BatchTokenizers,
+  maxLmTokens: number,
+): RevelaBatchTensors {
+  if (!Array.isArray(texts) || texts.length < 2)
+    throw new Error(
+      `buildRevelaBatch: need at least 2 chunk texts, got ${Array.isArray(texts) ? texts.length : typeof texts}`,
+    );
+  if (!Number.isInteger(maxLmTokens) || maxLmTokens < 2)
+    throw new Error(`buildRevelaBatch: maxLmTokens must be an integer ≥ 2, got ${maxLmTokens}`);
+  const lm = texts.map((t) => [...tokenizers.lmEncode(t).slice(0, maxLmTokens - 1), tokenizers.lmEosTokenId]);
+  const q = texts.map((t) => tokenizers.retrieverTokenize(t, "query", { queryView: true }));
+  const p = texts.map((t) => tokenizers.retrieverTokenize(t, "passage"));
+  const lmT = padded(lm, tokenizers.lmPadTokenId);
+  const qT = padded(q, tokenizers.retrieverPadTokenId);
+  const pT = padded(p, tokenizers.retrieverPadTokenId);
+  return {
+    lmIds: lmT.ids,
+    lmMask: lmT.mask,
+    queryIds: qT.ids,
+    queryMask: qT.mask,
+    passageIds: pT.ids,
+    passageMask: pT.mask,
+    lmTokens: lm.reduce((s, x) => s + x.length, 0),
+  };
+}
+
+export function disposeRevelaBatch(b: RevelaBatchTensors): void {
+  tf.dispose([b.lmIds, b.lmMask, b.queryIds, b.queryMask, b.passageIds, b.passageMask]);
+}

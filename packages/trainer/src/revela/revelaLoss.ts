@@ -1,0 +1,92 @@
+import { type CrossAttentionImplementation, crossDocumentAttention, documentWeights } from "@revela/inbatch-attention";
+import type { CausalLM } from "@revela/language-model";
+import * as tf from "@tensorflow/tfjs";
+import type { RevelaBatchTensors } from "./revelaBatch.js";
+
+export interface RevelaLossOptions {
+  /** τ of W = softmax(cos/τ). Paper: 1e-4. */
+  temperature: number;
+  implementation: CrossAttentionImplementation;
+  /** `topk` only: chunks kept per row. */
+  topK: number;
+  /** Divide each cross-document term by P·‖V‖ + 1e-6 (paper: on, off for code). */
+  valueNorm: boolean;
+  /** Add pass 1's next-token loss to pass 2's. */
+  dualLoss: boolean;
+  /** Seed of attention dropout in the in-batch term; undefined = no dropout. */
+  dropout?: { rate: number; seed: number };
+}
+
+/** Something that maps token ids to one differentiable embedding per row (the retriever). */
+export interface Embedder {
+  embed(inputIds: tf.Tensor, attentionMask: tf.Tensor): tf.Tensor2D;
+}
+
+export interface RevelaLossResult {
+  loss: tf.Scalar;
+  /** [B, B] document weights of this batch (for metrics; kept out of the gradient tape's outputs). */
+  weights: tf.Tensor2D;
+  /** Pass-2 loss, and pass-1 loss when dualLoss. */
+  pass2Loss: tf.Scalar;
+  pass1Loss?: tf.Scalar;
+}
+
+/**
+ * The Revela objective for one batch of B chunks (DESIGN.md, "The algorithm, exactly"):
+ * 1. The retriever embeds the query views and passage views → W = row-softmax(cos/τ), W_ii = 0.
+ * 2. LM pass 1 over the chunks keeps every layer's keys (after RoPE) and values.
+ * 3. LM pass 2 adds, in every attention layer, Σ_j W_ij · softmax(Q_i K_jᵀ/√d + pad_j) V_j.
+ * 4. Loss = pass 2's mean next-token cross-entropy (+ pass 1's with dualLoss).
+ * Gradients reach the retriever only through W, and the LM through both passes.
+ */
+export function revelaLoss(
+  retriever: Embedder,
+  lm: CausalLM,
+  batch: RevelaBatchTensors,
+  options: RevelaLossOptions,
+): RevelaLossResult {
+  const b = batch.lmIds.shape[0] as number;
+  if (b < 2) throw new Error(`revelaLoss: a batch needs at least 2 chunks (a chunk never retrieves itself), got ${b}`);
+  // Two backbone passes rather than one over both views: their lengths differ, and padding the
+  // short query views to the passage length would waste FLOPs.
+  const queryEmb = retriever.embed(batch.queryIds, batch.queryMask);
+  const passageEmb = retriever.embed(batch.passageIds, batch.passageMask);
+  const weights = documentWeights(queryEmb, passageEmb, { temperature: options.temperature, excludeDiagonal: true });
+  return { ...revelaLmLoss(lm, batch, weights, options), weights };
+}
+
+/**
+ * Steps 2–4 for given document weights W [B, B]: the LM's two passes and the loss. The retriever
+ * enters only through W, which is why it learns only through W.
+ */
+export function revelaLmLoss(
+  lm: CausalLM,
+  batch: RevelaBatchTensors,
+  weights: tf.Tensor,
+  options: RevelaLossOptions,
+): Omit<RevelaLossResult, "weights"> {
+  const b = batch.lmIds.shape[0] as number;
+  const pass1 = lm.forward(batch.lmIds, batch.lmMask, {
+    returnKeyValues: true,
+    returnLogits: false,
+    computeLoss: options.dualLoss,
+  });
+  const keyMask = tf.cast(batch.lmMask, "float32"); // [B, L], the in-batch term wants float masks
+  const keys = pass1.keys as tf.Tensor4D[];
+  const values = pass1.values as tf.Tensor4D[];
+  const pass2 = lm.forward(batch.lmIds, batch.lmMask, {
+    computeLoss: true,
+    returnLogits: false,
+    attentionTerm: ({ layer, queries }) =>
+      crossDocumentAttention(queries, keys[layer] as tf.Tensor4D, values[layer] as tf.Tensor4D, weights, {
+        implementation: options.implementation,
+        keyPaddingMask: keyMask,
+        valueNorm: options.valueNorm,
+        ...(options.implementation === "topk" ? { topK: Math.min(options.topK, b - 1) } : {}),
+        ...(options.dropout ? { dropout: { rate: options.dropout.rate, seed: options.dropout.seed + layer } } : {}),
+      }),
+  });
+  const pass2Loss = pass2.loss as tf.Scalar;
+  const loss = options.dualLoss && pass1.loss ? (tf.add(pass2Loss, pass1.loss) as tf.Scalar) : pass2Loss;
+  return { loss, pass2Loss, ...(pass1.loss ? { pass1Loss: pass1.loss } : {}) };
+}

@@ -1,0 +1,60 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { ProgressReporter } from "../../src/run/progressReporter.js";
+
+function sink(isTTY: boolean): Writable & { text: () => string; isTTY: boolean; columns: number } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  }) as Writable & { text: () => string; isTTY: boolean; columns: number };
+  stream.isTTY = isTTY;
+  stream.columns = 120;
+  stream.text = () => chunks.join("");
+  return stream;
+}
+
+describe("ProgressReporter", () => {
+  it("prints plain lines every logEvery steps when the stream is not a TTY", () => {
+    const stream = sink(false);
+    let t = 0;
+    const p = new ProgressReporter({ stream, logEvery: 2, now: () => t });
+    p.start(5, 1);
+    for (let step = 2; step <= 5; step++) {
+      t += 1000;
+      p.update(step, { loss: 1 / step, gradNorm: 3 });
+    }
+    p.log("done");
+    p.stop();
+    expect(stream.text().split("\n")).toEqual([
+      "training: step 1/5 (resumed)",
+      "step 2/5 loss=0.5000 gradNorm=3.0000 elapsed 1s eta 3s",
+      "step 4/5 loss=0.2500 gradNorm=3.0000 elapsed 3s eta 1s",
+      "step 5/5 loss=0.2000 gradNorm=3.0000 elapsed 4s eta 0s",
+      "done",
+      "",
+    ]);
+  });
+
+  it("draws a cli-progress bar with the loss on a TTY, with messages above it", () => {
+    const stream = sink(true);
+    const p = new ProgressReporter({ stream });
+    p.start(10);
+    p.update(3, { loss: 0.125 });
+    p.log("checkpoint saved");
+    p.stop();
+    const text = stream.text();
+    expect(text).toContain("3/10 steps | loss 0.1250");
+    expect(text).toContain("checkpoint saved");
+    expect(text).toContain("ETA");
+  });
+
+  it("names bad options", () => {
+    expect(() => new ProgressReporter({ logEvery: 0 })).toThrow(/options\.logEvery must be a positive integer, got 0/);
+    expect(() => new ProgressReporter({ stream: {} as NodeJS.WritableStream })).toThrow(
+      /options\.stream must be a writable stream/,
+    );
+  });
+});
