@@ -13,6 +13,7 @@ export { type BeirCorpusOptions, readBeirCorpus } from "./data/readBeirCorpus.js
 export { type CorpusWarning, type JsonlCorpusOptions, readJsonlCorpus } from "./data/readJsonlCorpus.js";
 export { SeededRandom } from "./data/seededRandom.js";
 export type { Batch, BatcherState, BatchSource, Chunk, Document, RngState } from "./data/types.js";
+export { LanguageModelTrainer, type LanguageModelTrainerOptions } from "./lm/languageModelTrainer.js";
 export { AdamW, type AdamWOptions, type ParamGroup } from "./optim/adamW.js";
 export { clipGradNorm } from "./optim/clipGradNorm.js";
 export { GradientAccumulator } from "./optim/gradientAccumulator.js";

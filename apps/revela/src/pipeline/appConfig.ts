@@ -55,6 +55,12 @@ export interface AppConfig {
     warmupSteps: number;
     maxGradNorm: number;
     freezeLm: boolean;
+    /**
+     * Share of the training time spent on plain next-token training of the LM before Revela starts
+     * (from-scratch models only; a pretrained LM needs none). Until the LM can use other chunks, the
+     * gradient through W carries no signal and only shakes the retriever.
+     */
+    lmWarmupShare: number;
   };
   baseline: {
     /** Train the contrastive (Contriever-style) baseline for as many steps as Revela took. */
@@ -101,14 +107,15 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     topK: 2,
     valueNorm: true,
     dualLoss: false,
-    retrieverLr: 1e-3,
+    retrieverLr: 1e-4,
     lmLr: 1e-3,
     weightDecay: 0.01,
     warmupSteps: 20,
     maxGradNorm: 1,
     freezeLm: false,
+    lmWarmupShare: 0.4,
   },
-  baseline: { contrastive: true, temperature: 0.05, lr: 1e-3 },
+  baseline: { contrastive: true, temperature: 0.05, lr: 1e-4 },
   eval: { maxDocTokens: 256, batchSize: 32, hybrid: true },
 };
 

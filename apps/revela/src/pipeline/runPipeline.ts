@@ -12,6 +12,7 @@ import {
   ConsecutiveBatcher,
   ContrastiveTrainer,
   chunkDocument,
+  LanguageModelTrainer,
   LrSchedule,
   RevelaTrainer,
   runTraining,
@@ -156,6 +157,29 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     return { result, curve: readLoss(path.join(runDir, "metrics.jsonl"), name) };
   };
 
+  let lmWarmupCurve: LossCurve | null = null;
+  let revelaBudget = revelaMinutes;
+  if (!config.model.dir && t.lmWarmupShare > 0) {
+    const warmupMinutes = revelaMinutes * t.lmWarmupShare;
+    revelaBudget = revelaMinutes - warmupMinutes;
+    const warmup = new LanguageModelTrainer({
+      lm: models.lm,
+      encode: (text) => models.tokenizer.encode(text),
+      eosTokenId: models.tokenizer.eosTokenId,
+      padTokenId: models.tokenizer.padTokenId,
+      maxTokens: t.maxLmTokens,
+      lr: t.lmLr,
+      weightDecay: t.weightDecay,
+      maxGradNorm: t.maxGradNorm,
+      schedule: schedule(),
+    });
+    const run = await clock.phase("LM warm-up (next-token only)", io, () =>
+      train("lm-warmup", warmup, t.steps, warmupMinutes),
+    );
+    warmup.dispose();
+    lmWarmupCurve = run.curve;
+  }
+
   const revela = new RevelaTrainer({
     retriever,
     retrieverModel,
@@ -176,7 +200,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     freezeLm: t.freezeLm,
     schedule: schedule(),
   });
-  const revelaRun = await clock.phase("train Revela", io, () => train("revela", revela, t.steps, revelaMinutes));
+  const revelaRun = await clock.phase("train Revela", io, () => train("revela", revela, t.steps, revelaBudget));
   const stepsDone = revelaRun.result.step;
   const weightsBatch = new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed + 1 }).next();
   const w = revela.weightsFor(weightsBatch);
@@ -187,7 +211,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   rows.push(resultRow("Revela", revelaDense, dataset));
   // `revela eval|encode|search --retriever <out>/retriever` use it.
   await clock.phase("save retriever", io, () => saveRetriever(revelaRetriever, path.join(config.out, "retriever")));
-  const curves: LossCurve[] = [revelaRun.curve];
+  const curves: LossCurve[] = [...(lmWarmupCurve ? [lmWarmupCurve] : []), revelaRun.curve];
 
   if (config.baseline.contrastive && stepsDone > 0) {
     const baselineModel: CausalLM = await models.makeRetrieverBackbone();

@@ -1,0 +1,96 @@
+import type { CausalLM } from "@revela/language-model";
+import * as tf from "@tensorflow/tfjs";
+import type { Batch } from "../data/types.js";
+import { AdamW } from "../optim/adamW.js";
+import { clipGradNorm } from "../optim/clipGradNorm.js";
+import type { LrSchedule } from "../optim/lrSchedule.js";
+import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
+import { assignFromRecords, type CheckpointData, variablesToRecords } from "../run/checkpointData.js";
+import type { StepMetrics, Trainable } from "../run/trainable.js";
+
+export interface LanguageModelTrainerOptions {
+  lm: CausalLM;
+  /** LM token ids of a chunk's text (no special tokens). */
+  encode(text: string): number[];
+  eosTokenId: number;
+  padTokenId: number;
+  maxTokens: number;
+  lr: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  schedule?: LrSchedule;
+}
+
+/**
+ * Plain next-token training of the LM on the chunks (one pass, no in-batch term). Revela starts
+ * from a pretrained LM in the paper; a model trained from scratch needs this warm-up before its
+ * gradient through W says anything useful about which chunks help — before that, the retriever
+ * would only receive noise.
+ */
+export class LanguageModelTrainer implements Trainable<Batch> {
+  readonly optimizer: AdamW;
+  private readonly vars: NamedVariables;
+
+  constructor(readonly options: LanguageModelTrainerOptions) {
+    if (!Number.isInteger(options.maxTokens) || options.maxTokens < 2) {
+      throw new Error(`LanguageModelTrainer: maxTokens must be an integer ≥ 2, got ${options.maxTokens}`);
+    }
+    this.vars = namedTrainables("lm", options.lm);
+    this.optimizer = new AdamW([{ name: "lm", params: Object.values(this.vars), lr: options.lr }], {
+      weightDecay: options.weightDecay,
+      ...(options.schedule ? { schedule: options.schedule } : {}),
+    });
+  }
+
+  async step(batch: Batch): Promise<StepMetrics> {
+    const o = this.options;
+    const t0 = performance.now();
+    const seqs = batch.chunks.map((c) => [...o.encode(c.text).slice(0, o.maxTokens - 1), o.eosTokenId]);
+    const l = Math.max(...seqs.map((s) => s.length));
+    const ids = new Int32Array(seqs.length * l).fill(o.padTokenId);
+    const mask = new Int32Array(seqs.length * l);
+    seqs.forEach((s, i) => {
+      ids.set(s, i * l);
+      mask.fill(1, i * l, i * l + s.length);
+    });
+    const idsT = tf.tensor2d(ids, [seqs.length, l], "int32");
+    const maskT = tf.tensor2d(mask, [seqs.length, l], "int32");
+    try {
+      const { value, grads } = tf.variableGrads(
+        () => o.lm.forward(idsT, maskT, { computeLoss: true, returnLogits: false }).loss as tf.Scalar,
+        Object.values(this.vars),
+      );
+      const norm = o.maxGradNorm > 0 ? clipGradNorm(grads, o.maxGradNorm) : Number.NaN;
+      const loss = value.dataSync()[0] as number;
+      if (Number.isFinite(loss)) this.optimizer.step(grads);
+      tf.dispose([value, grads]);
+      const tokens = seqs.reduce((s, x) => s + x.length, 0);
+      return {
+        loss,
+        lr: this.optimizer.learningRates().lm ?? 0,
+        gradNorm: norm,
+        tokensPerSecond: tokens / ((performance.now() - t0) / 1000),
+      };
+    } finally {
+      tf.dispose([idsT, maskT]);
+    }
+  }
+
+  async exportState(): Promise<CheckpointData> {
+    const opt = this.optimizer.exportState();
+    return { tensors: { ...variablesToRecords(this.vars), ...opt.tensors }, state: { optimizer: opt.state } };
+  }
+
+  async importState(data: CheckpointData): Promise<void> {
+    assignFromRecords(this.vars, data.tensors);
+    const optState = data.state.optimizer;
+    if (optState === null || typeof optState !== "object" || Array.isArray(optState)) {
+      throw new Error("LanguageModelTrainer.importState: the checkpoint state has no optimizer entry");
+    }
+    this.optimizer.importState({ tensors: data.tensors, state: optState });
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
