@@ -1,5 +1,6 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { emit, timeMedian } from "@revela/bench";
 import {
   Bm25Index,
   denseRetrieve,
@@ -10,7 +11,6 @@ import {
   type Qrels,
   type Run,
 } from "../src/index.js";
-import { emit, timeMedian } from "./benchLine.js";
 
 /**
  * Benchmarks of @revela/eval: BM25 indexing and query throughput on SciFact (with the nDCG@10 it

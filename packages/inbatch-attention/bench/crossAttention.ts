@@ -1,3 +1,4 @@
+import { emit, timeMedian } from "@revela/bench";
 import { initBackend } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import {
@@ -6,7 +7,6 @@ import {
   documentWeights,
   IMPLEMENTATIONS,
 } from "../src/index.js";
-import { emit, timeMedian } from "./benchLine.js";
 
 /**
  * Forward + backward of the cross-document term for one layer at H 8 / Hkv 4, L 128, D 32 (the

@@ -1,7 +1,7 @@
+import { emit, timeMedian } from "@revela/bench";
 import { causalSelfAttention, initBackend } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { crossDocumentAttention, documentWeights } from "../src/index.js";
-import { emit, timeMedian } from "./benchLine.js";
 
 /**
  * What REPLUG-style training would cost instead, at the attention layer: one causal pass over every

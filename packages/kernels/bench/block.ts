@@ -1,7 +1,7 @@
+import { emit, timeMedian } from "@revela/bench";
 import * as tf from "@tensorflow/tfjs";
 import { llamaBlock, makeBlockWeights, makeRope, REFERENCE_BLOCK } from "../test/support/llamaBlock.js";
 import { parseImpl, startImpl } from "./backendForImpl.js";
-import { emit, timeMedian } from "./benchLine.js";
 
 /** Forward+backward of one LLaMA block at the reference config, gradients for x and every weight. */
 const impl = parseImpl(process.argv.slice(2));

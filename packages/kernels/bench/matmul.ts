@@ -1,6 +1,6 @@
+import { emit, timeMedian } from "@revela/bench";
 import * as tf from "@tensorflow/tfjs";
 import { parseImpl, startImpl } from "./backendForImpl.js";
-import { emit, timeMedian } from "./benchLine.js";
 
 /** GFLOP/s of every matmul form at 1024² (and an attention-shaped batch) on one implementation. */
 const N = 1024;

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BenchLine, emit } from "./benchLine.js";
+import { type BenchLine, emit } from "@revela/bench";
 
 /**
  * Runs every benchmark of @revela/kernels, each implementation in its own process (a tfjs backend

@@ -1,3 +1,4 @@
+import { emit, median } from "@revela/bench";
 import { initBackend } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { CausalLM } from "../src/index.js";
@@ -20,16 +21,6 @@ const REFERENCE = {
 };
 const B = 16;
 const L = 128;
-
-function emit(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 let peakRss = 0;
 const sampler = setInterval(() => {

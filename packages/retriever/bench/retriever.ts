@@ -1,13 +1,13 @@
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
+import { emit, timeMedian } from "@revela/bench";
 import { initBackend } from "@revela/kernels";
 import { Tokenizer, VocabularyCompaction } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import usearch from "usearch";
 import { type EmbeddingMatrix, ExactIndex, Retriever, type SearchResult, TopK, UsearchIndex } from "../src/index.js";
 import { clusteredUnitVectors, randomUnitVectors, rng } from "../test/support/randomVectors.js";
-import { emit, timeMedian } from "./benchLine.js";
 
 /**
  * The issue's figures, each against a baseline measured in this run:

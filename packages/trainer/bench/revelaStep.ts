@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { emit, median } from "@revela/bench";
 import { documentWeights } from "@revela/inbatch-attention";
 import { initBackend } from "@revela/kernels";
 import { CausalLM } from "@revela/language-model";
@@ -32,8 +33,6 @@ const cfg = {
   max_position_embeddings: L,
 };
 
-const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const time = (f: () => void, runs: number) => {
   f();
   const ts: number[] = [];

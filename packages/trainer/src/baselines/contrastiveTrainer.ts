@@ -5,6 +5,7 @@ import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
 import { clipGradNorm } from "../optim/clipGradNorm.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
+import { paddedBatch } from "../revela/paddedBatch.js";
 import type { Embedder } from "../revela/revelaLoss.js";
 import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
 import { assignFromRecords, type CheckpointData, variablesToRecords } from "../run/checkpointData.js";
@@ -62,15 +63,10 @@ export class ContrastiveTrainer implements Trainable<Batch> {
   }
 
   private tensors(texts: string[]): { ids: tf.Tensor2D; mask: tf.Tensor2D } {
-    const seqs = texts.map((t) => this.options.tokenize(t));
-    const l = Math.max(...seqs.map((s) => s.length));
-    const ids = new Int32Array(seqs.length * l).fill(this.options.padTokenId);
-    const mask = new Int32Array(seqs.length * l);
-    seqs.forEach((s, i) => {
-      ids.set(s, i * l);
-      mask.fill(1, i * l, i * l + s.length);
-    });
-    return { ids: tf.tensor2d(ids, [seqs.length, l], "int32"), mask: tf.tensor2d(mask, [seqs.length, l], "int32") };
+    return paddedBatch(
+      texts.map((t) => this.options.tokenize(t)),
+      this.options.padTokenId,
+    );
   }
 
   async step(batch: Batch): Promise<StepMetrics> {

@@ -5,6 +5,7 @@ import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
 import { clipGradNorm } from "../optim/clipGradNorm.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
+import { paddedBatch } from "../revela/paddedBatch.js";
 import type { BatchTokenizers } from "../revela/revelaBatch.js";
 import type { Embedder } from "../revela/revelaLoss.js";
 import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
@@ -119,18 +120,8 @@ export class ReplugTrainer implements Trainable<Batch> {
     const scores = this.lmScores(texts);
     const q = texts.map((t) => o.tokenizers.retrieverTokenize(t, "query", { queryView: true }));
     const p = texts.map((t) => o.tokenizers.retrieverTokenize(t, "passage"));
-    const pad = (seqs: number[][]) => {
-      const l = Math.max(...seqs.map((s) => s.length));
-      const ids = new Int32Array(seqs.length * l).fill(o.tokenizers.retrieverPadTokenId);
-      const mask = new Int32Array(seqs.length * l);
-      seqs.forEach((s, i) => {
-        ids.set(s, i * l);
-        mask.fill(1, i * l, i * l + s.length);
-      });
-      return [tf.tensor2d(ids, [seqs.length, l], "int32"), tf.tensor2d(mask, [seqs.length, l], "int32")] as const;
-    };
-    const [qIds, qMask] = pad(q);
-    const [pIds, pMask] = pad(p);
+    const { ids: qIds, mask: qMask } = paddedBatch(q, o.tokenizers.retrieverPadTokenId);
+    const { ids: pIds, mask: pMask } = paddedBatch(p, o.tokenizers.retrieverPadTokenId);
     const diagonal = tf.tensor2d(
       Float32Array.from({ length: b * b }, (_, k) => (Math.floor(k / b) === k % b ? -1e9 : 0)),
       [b, b],

@@ -4,6 +4,7 @@ import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
 import { clipGradNorm } from "../optim/clipGradNorm.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
+import { paddedBatch } from "../revela/paddedBatch.js";
 import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
 import { assignFromRecords, type CheckpointData, variablesToRecords } from "../run/checkpointData.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
@@ -46,15 +47,7 @@ export class LanguageModelTrainer implements Trainable<Batch> {
     const o = this.options;
     const t0 = performance.now();
     const seqs = batch.chunks.map((c) => [...o.encode(c.text).slice(0, o.maxTokens - 1), o.eosTokenId]);
-    const l = Math.max(...seqs.map((s) => s.length));
-    const ids = new Int32Array(seqs.length * l).fill(o.padTokenId);
-    const mask = new Int32Array(seqs.length * l);
-    seqs.forEach((s, i) => {
-      ids.set(s, i * l);
-      mask.fill(1, i * l, i * l + s.length);
-    });
-    const idsT = tf.tensor2d(ids, [seqs.length, l], "int32");
-    const maskT = tf.tensor2d(mask, [seqs.length, l], "int32");
+    const { ids: idsT, mask: maskT } = paddedBatch(seqs, o.padTokenId);
     try {
       const { value, grads } = tf.variableGrads(
         () => o.lm.forward(idsT, maskT, { computeLoss: true, returnLogits: false }).loss as tf.Scalar,

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { paddedBatch } from "./paddedBatch.js";
 
 /** What batch building needs from the tokenizers and the retriever's text conventions. */
 export interface BatchTokenizers {
@@ -26,20 +27,6 @@ export interface RevelaBatchTensors {
   lmTokens: number;
 }
 
-function padded(sequences: number[][], pad: number): { ids: tf.Tensor2D; mask: tf.Tensor2D } {
-  const l = Math.max(1, ...sequences.map((s) => s.length));
-  const ids = new Int32Array(sequences.length * l).fill(pad);
-  const mask = new Int32Array(sequences.length * l);
-  sequences.forEach((s, i) => {
-    ids.set(s, i * l);
-    mask.fill(1, i * l, i * l + s.length);
-  });
-  return {
-    ids: tf.tensor2d(ids, [sequences.length, l], "int32"),
-    mask: tf.tensor2d(mask, [sequences.length, l], "int32"),
-  };
-}
-
 /** Tokenises a batch of chunk texts into the LM, query-view and passage-view tensors. */
 export function buildRevelaBatch(
   texts: readonly string[],
@@ -55,9 +42,9 @@ export function buildRevelaBatch(
   const lm = texts.map((t) => [...tokenizers.lmEncode(t).slice(0, maxLmTokens - 1), tokenizers.lmEosTokenId]);
   const q = texts.map((t) => tokenizers.retrieverTokenize(t, "query", { queryView: true }));
   const p = texts.map((t) => tokenizers.retrieverTokenize(t, "passage"));
-  const lmT = padded(lm, tokenizers.lmPadTokenId);
-  const qT = padded(q, tokenizers.retrieverPadTokenId);
-  const pT = padded(p, tokenizers.retrieverPadTokenId);
+  const lmT = paddedBatch(lm, tokenizers.lmPadTokenId);
+  const qT = paddedBatch(q, tokenizers.retrieverPadTokenId);
+  const pT = paddedBatch(p, tokenizers.retrieverPadTokenId);
   return {
     lmIds: lmT.ids,
     lmMask: lmT.mask,

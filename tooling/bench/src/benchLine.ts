@@ -21,7 +21,7 @@ export function median(values: number[]): number {
 }
 
 /** Milliseconds of `fn` per run: `warmup` discarded runs, then the median of `runs`. */
-export async function timeMedian(fn: () => void | Promise<void>, warmup: number, runs: number): Promise<number> {
+export async function timeMedian(fn: () => unknown, warmup: number, runs: number): Promise<number> {
   for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
