@@ -8,8 +8,9 @@ import type { LrSchedule } from "../optim/lrSchedule.js";
 import { paddedBatch } from "../revela/paddedBatch.js";
 import type { Embedder } from "../revela/revelaLoss.js";
 import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
-import { assignFromRecords, type CheckpointData, variablesToRecords } from "../run/checkpointData.js";
+import type { CheckpointData } from "../run/checkpointData.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
+import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 
 export interface ContrastiveTrainerOptions {
   retriever: Embedder;
@@ -99,20 +100,11 @@ export class ContrastiveTrainer implements Trainable<Batch> {
   }
 
   async exportState(): Promise<CheckpointData> {
-    const opt = this.optimizer.exportState();
-    return {
-      tensors: { ...variablesToRecords(this.vars), ...opt.tensors },
-      state: { optimizer: opt.state, rng: { ...this.rng.state() } },
-    };
+    return exportTrainerState(this.vars, this.optimizer, { rng: { ...this.rng.state() } });
   }
 
   async importState(data: CheckpointData): Promise<void> {
-    assignFromRecords(this.vars, data.tensors);
-    const optState = data.state.optimizer;
-    if (optState === null || typeof optState !== "object" || Array.isArray(optState)) {
-      throw new Error("ContrastiveTrainer.importState: the checkpoint state has no optimizer entry");
-    }
-    this.optimizer.importState({ tensors: data.tensors, state: optState });
+    importTrainerState(this.vars, this.optimizer, data, "ContrastiveTrainer.importState");
     this.rng = SeededRandom.fromState(requireRngState(data.state.rng, "ContrastiveTrainer.importState: state.rng"));
   }
 

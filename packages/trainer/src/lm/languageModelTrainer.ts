@@ -6,8 +6,9 @@ import { clipGradNorm } from "../optim/clipGradNorm.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
 import { paddedBatch } from "../revela/paddedBatch.js";
 import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
-import { assignFromRecords, type CheckpointData, variablesToRecords } from "../run/checkpointData.js";
+import type { CheckpointData } from "../run/checkpointData.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
+import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 
 export interface LanguageModelTrainerOptions {
   lm: CausalLM;
@@ -70,17 +71,11 @@ export class LanguageModelTrainer implements Trainable<Batch> {
   }
 
   async exportState(): Promise<CheckpointData> {
-    const opt = this.optimizer.exportState();
-    return { tensors: { ...variablesToRecords(this.vars), ...opt.tensors }, state: { optimizer: opt.state } };
+    return exportTrainerState(this.vars, this.optimizer);
   }
 
   async importState(data: CheckpointData): Promise<void> {
-    assignFromRecords(this.vars, data.tensors);
-    const optState = data.state.optimizer;
-    if (optState === null || typeof optState !== "object" || Array.isArray(optState)) {
-      throw new Error("LanguageModelTrainer.importState: the checkpoint state has no optimizer entry");
-    }
-    this.optimizer.importState({ tensors: data.tensors, state: optState });
+    importTrainerState(this.vars, this.optimizer, data, "LanguageModelTrainer.importState");
   }
 
   dispose(): void {

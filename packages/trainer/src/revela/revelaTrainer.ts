@@ -5,8 +5,9 @@ import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
 import { clipGradNorm } from "../optim/clipGradNorm.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
-import { assignFromRecords, type CheckpointData, variablesToRecords } from "../run/checkpointData.js";
+import type { CheckpointData } from "../run/checkpointData.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
+import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 import { type BatchTokenizers, buildRevelaBatch, disposeRevelaBatch } from "./revelaBatch.js";
 import { type Embedder, type RevelaLossOptions, revelaLoss } from "./revelaLoss.js";
 import { weightStats } from "./weightStats.js";
@@ -141,21 +142,11 @@ export class RevelaTrainer implements Trainable<Batch> {
   }
 
   async exportState(): Promise<CheckpointData> {
-    const opt = this.optimizer.exportState();
-    return {
-      tensors: { ...variablesToRecords(this.retrieverVars), ...variablesToRecords(this.lmVars), ...opt.tensors },
-      state: { optimizer: opt.state },
-    };
+    return exportTrainerState({ ...this.retrieverVars, ...this.lmVars }, this.optimizer);
   }
 
   async importState(data: CheckpointData): Promise<void> {
-    assignFromRecords(this.retrieverVars, data.tensors);
-    assignFromRecords(this.lmVars, data.tensors);
-    const optState = data.state.optimizer;
-    if (optState === null || typeof optState !== "object" || Array.isArray(optState)) {
-      throw new Error("RevelaTrainer.importState: the checkpoint state has no optimizer entry");
-    }
-    this.optimizer.importState({ tensors: data.tensors, state: optState });
+    importTrainerState({ ...this.retrieverVars, ...this.lmVars }, this.optimizer, data, "RevelaTrainer.importState");
   }
 
   dispose(): void {

@@ -3,23 +3,13 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContrastiveTrainer } from "../../src/baselines/contrastiveTrainer.js";
 import { ReplugTrainer } from "../../src/baselines/replugTrainer.js";
-import type { Batch } from "../../src/data/types.js";
-import { TEXTS, tinySetup } from "../support/tinyModels.js";
+import { TEXT_BATCH, TEXTS, tinySetup } from "../support/tinyModels.js";
 
 beforeAll(async () => {
   await initBackend({ backend: "wasm" });
 });
 
-const batch: Batch = {
-  chunks: TEXTS.map((text, i) => ({
-    id: `d${Math.floor(i / 2)}#${i % 2}`,
-    docId: `d${Math.floor(i / 2)}`,
-    index: i % 2,
-    text,
-  })),
-  epoch: 0,
-  index: 0,
-};
+const batch = TEXT_BATCH;
 
 describe("baselines", () => {
   it("contrastive: InfoNCE over crops falls on a fixed batch, and its RNG state round-trips", async () => {

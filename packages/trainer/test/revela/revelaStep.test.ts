@@ -2,11 +2,10 @@ import { documentWeights } from "@revela/inbatch-attention";
 import { initBackend } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Batch } from "../../src/data/types.js";
 import { buildRevelaBatch, disposeRevelaBatch } from "../../src/revela/revelaBatch.js";
 import { type RevelaLossOptions, revelaLmLoss, revelaLoss } from "../../src/revela/revelaLoss.js";
 import { namedTrainables, RevelaTrainer } from "../../src/revela/revelaTrainer.js";
-import { TEXTS, tinySetup } from "../support/tinyModels.js";
+import { TEXT_BATCH, TEXTS, tinySetup } from "../support/tinyModels.js";
 
 beforeAll(async () => {
   await initBackend({ backend: "wasm" });
@@ -20,16 +19,7 @@ const lossOptions: RevelaLossOptions = {
   dualLoss: false,
 };
 
-const batch: Batch = {
-  chunks: TEXTS.map((text, i) => ({
-    id: `d${Math.floor(i / 2)}#${i % 2}`,
-    docId: `d${Math.floor(i / 2)}`,
-    index: i % 2,
-    text,
-  })),
-  epoch: 0,
-  index: 0,
-};
+const batch = TEXT_BATCH;
 
 describe("the Revela step", () => {
   it("reaches the retriever only through W: its gradient equals the chain rule through W", () => {

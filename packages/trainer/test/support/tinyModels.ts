@@ -1,5 +1,6 @@
 import { CausalLM } from "@revela/language-model";
 import { DenseEncoder } from "@revela/retriever";
+import type { Batch } from "../../src/data/types.js";
 import type { BatchTokenizers } from "../../src/revela/revelaBatch.js";
 
 /**
@@ -33,6 +34,18 @@ export const TEXTS = [
   "stars form when clouds of gas collapse under gravity",
   "gravity collapses gas clouds and new stars are born",
 ];
+
+/** TEXTS as one batch: consecutive pairs are two chunks of the same document. */
+export const TEXT_BATCH: Batch = {
+  chunks: TEXTS.map((text, i) => ({
+    id: `d${Math.floor(i / 2)}#${i % 2}`,
+    docId: `d${Math.floor(i / 2)}`,
+    index: i % 2,
+    text,
+  })),
+  epoch: 0,
+  index: 0,
+};
 
 export function tinyConfig(vocab: number) {
   return {
