@@ -2,6 +2,8 @@
  * @revela/kernels — backend choice and fast, gradient-checked training ops for TensorFlow.js.
  * This file is the package's whole public API.
  */
+
+export { frugalVariableGrads } from "./autodiff/frugalVariableGrads.js";
 export {
   BACKEND_NAMES,
   type BackendName,
@@ -14,8 +16,10 @@ export {
 export { MAX_WASM_THREADS } from "./backend/wasmThreads.js";
 export { type AttentionOptions, causalSelfAttention, MASKED_SCORE } from "./ops/attention.js";
 export { IGNORE_INDEX, tokenCrossEntropy } from "./ops/crossEntropy.js";
+export { mergeHeads, splitHeads } from "./ops/heads.js";
 export { linear } from "./ops/linear.js";
+export { residualAdd } from "./ops/residualAdd.js";
 export { rmsNorm } from "./ops/rmsNorm.js";
 export { applyRope, type Llama3RopeScaling, type RopeOptions, ropeInverseFrequencies, ropeTables } from "./ops/rope.js";
-export { swigluMlp } from "./ops/swiglu.js";
+export { siluGate, swigluMlp } from "./ops/swiglu.js";
 export { isFastMatMulRegistered, registerWasmKernels } from "./wasm/registerWasmKernels.js";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { emit, median } from "@revela/bench";
 import { documentWeights } from "@revela/inbatch-attention";
-import { initBackend } from "@revela/kernels";
+import { frugalVariableGrads, initBackend } from "@revela/kernels";
 import { CausalLM } from "@revela/language-model";
 import { DenseEncoder } from "@revela/retriever";
 import * as tf from "@tensorflow/tfjs";
@@ -85,7 +85,7 @@ const implementations = process.argv.includes("--dense")
 for (const implementation of implementations) {
   const options = { temperature: 1e-4, implementation, topK: 2, valueNorm: true, dualLoss: false };
   const step = () => {
-    const { value, grads } = tf.variableGrads(() => revelaLoss(retriever, lm, batch, options).loss, vars);
+    const { value, grads } = frugalVariableGrads(() => revelaLoss(retriever, lm, batch, options).loss, vars);
     value.dataSync();
     optimizer.step(grads);
     tf.dispose([value, grads]);

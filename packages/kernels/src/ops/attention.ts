@@ -69,16 +69,32 @@ export function causalSelfAttention(
   if (!(typeof scale === "number" && Number.isFinite(scale)))
     throw new Error(`${op}: scale must be a finite number, got ${scale}`);
   const rep = h / hkv;
-  return tf.tidy(() => {
-    const qs = tf.reshape(q, [b, hkv, rep * l, d]);
-    let scores = tf.mul(tf.matMul(qs, k, false, true), scale); // [B, Hkv, rep·L, L]
-    let bias: tf.Tensor = tf.tensor(causalBias(rep, l), [rep * l, l]);
+  const causal = causalBias(rep, l);
+  // Own gradient, saving q, k, v and the probabilities: autodiff would also keep the raw and the
+  // biased scores ([B, Hkv, rep·L, L] each) and the mask arithmetic.
+  const attend = tf.customGrad(((qIn: tf.Tensor, kIn: tf.Tensor, vIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const qs = tf.reshape(qIn, [b, hkv, rep * l, d]);
+    let bias: tf.Tensor = tf.tensor(causal, [rep * l, l]);
     if (keyPaddingMask !== undefined) {
       const pad = tf.mul(tf.sub(1, tf.cast(keyPaddingMask, "float32")), MASKED_SCORE); // [B, L]
       bias = tf.add(bias, tf.reshape(pad, [b, 1, 1, l]));
     }
-    scores = tf.add(scores, bias);
-    const probs = tf.softmax(scores, -1);
-    return tf.reshape(tf.matMul(probs, v), [b, h, l, d]) as tf.Tensor4D;
-  });
+    const probs = tf.softmax(tf.add(tf.mul(tf.matMul(qs, kIn, false, true), scale), bias), -1); // [B, Hkv, rep·L, L]
+    save([qs, kIn, vIn, probs]);
+    return {
+      value: tf.reshape(tf.matMul(probs, vIn), [b, h, l, d]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [qSaved, kSaved, vSaved, p] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const dOut = tf.reshape(dy, [b, hkv, rep * l, d]);
+        const dv = tf.matMul(p, dOut, true, false); // Pᵀ·dO: [B, Hkv, L, D]
+        const dp = tf.matMul(dOut, vSaved, false, true); // dO·Vᵀ: [B, Hkv, rep·L, L]
+        // softmax backward: dS = P ⊙ (dP − Σⱼ P·dP), then the scale of the scores.
+        const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(p, dp), -1, true))), scale);
+        const dq = tf.reshape(tf.matMul(ds, kSaved), [b, h, l, d]);
+        const dk = tf.matMul(ds, qSaved, true, false); // [B, Hkv, L, D]
+        return [dq, dk, dv];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return attend(q, k, v) as tf.Tensor4D;
 }

@@ -110,9 +110,15 @@ export function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tens
   if (d % 2 !== 0) throw new Error(`${op}: the head dimension of x [${x.shape.join(", ")}] must be even`);
   requireShape(op, "cos", cos, [l, d], `([L, D] for x [${x.shape.join(", ")}])`);
   requireShape(op, "sin", sin, [l, d], `([L, D] for x [${x.shape.join(", ")}])`);
-  return tf.tidy(() => {
-    const [x1, x2] = tf.split(x, 2, 3);
-    const rotated = tf.concat([tf.neg(x2 as tf.Tensor), x1 as tf.Tensor], 3);
-    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
-  });
+  // rotate(x) = [-x₂, x₁]; its transpose is [x₂, -x₁]. The op is linear in x, so its gradient
+  // dy·cos + rotateᵀ(dy·sin) needs nothing saved from the forward pass.
+  const rotate = (t: tf.Tensor, sign: 1 | -1) => {
+    const [t1, t2] = tf.split(t, 2, 3) as [tf.Tensor, tf.Tensor];
+    return sign === 1 ? tf.concat([tf.neg(t2), t1], 3) : tf.concat([t2, tf.neg(t1)], 3);
+  };
+  const rope = tf.customGrad(((xIn: tf.Tensor) => ({
+    value: tf.add(tf.mul(xIn, cos), tf.mul(rotate(xIn, 1), sin)),
+    gradFunc: (dy: tf.Tensor) => tf.add(tf.mul(dy, cos), rotate(tf.mul(dy, sin), -1)),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return rope(x) as tf.Tensor4D;
 }

@@ -20,7 +20,33 @@ export function swigluMlp(x: tf.Tensor, wGate: tf.Tensor, wUp: tf.Tensor, wDown:
   return tf.tidy(() => {
     const rows = tf.reshape(x, [-1, d]); // [T, d]: one 2-D product per weight
     const gate = tf.matMul(rows, wGate);
-    const hidden = tf.mul(tf.mul(gate, tf.sigmoid(gate)), tf.matMul(rows, wUp));
+    const hidden = siluGate(gate, tf.matMul(rows, wUp));
     return tf.reshape(tf.matMul(hidden, wDown), x.shape);
   });
+}
+
+/**
+ * silu(gate) ⊙ up, the gating inside SwiGLU, with its gradient written out so that backward keeps
+ * only gate and up (autodiff would also keep σ(gate) and silu(gate)). gate, up: same shape.
+ */
+export function siluGate(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  const op = "siluGate";
+  requireTensor(op, "gate", gate);
+  requireTensor(op, "up", up);
+  requireShape(op, "up", up, gate.shape, `(the shape of gate [${gate.shape.join(", ")}])`);
+  const f = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([g, u]);
+    return {
+      value: tf.mul(tf.mul(g, tf.sigmoid(g)), u),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [gs, us] = saved as [tf.Tensor, tf.Tensor];
+        const sig = tf.sigmoid(gs);
+        const silu = tf.mul(gs, sig);
+        // d silu/dg = σ(g)·(1 + g·(1 − σ(g))) = σ(g) + silu(g)·(1 − σ(g))
+        const dSilu = tf.add(sig, tf.mul(silu, tf.sub(1, sig)));
+        return [tf.mul(tf.mul(dy, us), dSilu), tf.mul(dy, silu)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(gate, up);
 }

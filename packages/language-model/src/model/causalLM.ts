@@ -1,4 +1,15 @@
-import { applyRope, causalSelfAttention, IGNORE_INDEX, rmsNorm, ropeTables, tokenCrossEntropy } from "@revela/kernels";
+import {
+  applyRope,
+  causalSelfAttention,
+  IGNORE_INDEX,
+  mergeHeads,
+  residualAdd,
+  rmsNorm,
+  ropeTables,
+  siluGate,
+  splitHeads,
+  tokenCrossEntropy,
+} from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { type ParameterSpec, parameterSpecs } from "../architectures/architecture.js";
 import { parseModelConfig } from "../architectures/registry.js";
@@ -202,6 +213,30 @@ export class CausalLM {
    */
   forward(inputIds: tf.Tensor, attentionMask: tf.Tensor, options: ForwardOptions = {}): ForwardResult {
     const op = "CausalLM.forward";
+    this.checkInputs(op, inputIds, attentionMask, options.labels);
+    const wantLogits = options.returnLogits ?? !this.backbone;
+    if ((wantLogits || options.computeLoss) && this.backbone) {
+      throw new Error(`${op}: this model is a backbone (no LM head); it cannot return logits or a loss`);
+    }
+    return this.run(inputIds, attentionMask, options, wantLogits, false);
+  }
+
+  /**
+   * Every layer's keys (after RoPE) and values [B, Hkv, L, D] — what `forward` returns with
+   * `returnKeyValues` — computing nothing past the last layer's values (no attention output, MLP,
+   * final norm or head in the last layer). Revela's first pass needs only these.
+   */
+  keyValues(
+    inputIds: tf.Tensor,
+    attentionMask: tf.Tensor,
+    options: Pick<ForwardOptions, "training"> = {},
+  ): { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } {
+    this.checkInputs("CausalLM.keyValues", inputIds, attentionMask, undefined);
+    const out = this.run(inputIds, attentionMask, { ...options, returnKeyValues: true }, false, true);
+    return { keys: out.keys as tf.Tensor4D[], values: out.values as tf.Tensor4D[] };
+  }
+
+  private checkInputs(op: string, inputIds: tf.Tensor, attentionMask: tf.Tensor, labels: tf.Tensor | undefined): void {
     if (!(inputIds instanceof tf.Tensor) || inputIds.rank !== 2 || inputIds.dtype !== "int32") {
       throw new Error(`${op}: inputIds must be an int32 tensor [B, L], got ${describe(inputIds)}`);
     }
@@ -219,19 +254,15 @@ export class CausalLM {
         `${op}: sequence length ${l} exceeds max_position_embeddings (${this.config.maxPositionEmbeddings})`,
       );
     }
-    const wantLogits = options.returnLogits ?? !this.backbone;
-    if ((wantLogits || options.computeLoss) && this.backbone) {
-      throw new Error(`${op}: this model is a backbone (no LM head); it cannot return logits or a loss`);
-    }
-    if (options.labels !== undefined) {
+    if (labels !== undefined) {
       if (
-        !(options.labels instanceof tf.Tensor) ||
-        options.labels.dtype !== "int32" ||
-        options.labels.shape[0] !== b ||
-        options.labels.shape[1] !== l ||
-        options.labels.rank !== 2
+        !(labels instanceof tf.Tensor) ||
+        labels.dtype !== "int32" ||
+        labels.shape[0] !== b ||
+        labels.shape[1] !== l ||
+        labels.rank !== 2
       ) {
-        throw new Error(`${op}: labels must be an int32 tensor [${b}, ${l}], got ${describe(options.labels)}`);
+        throw new Error(`${op}: labels must be an int32 tensor [${b}, ${l}], got ${describe(labels)}`);
       }
     }
     const ids = inputIds.dataSync();
@@ -243,65 +274,80 @@ export class CausalLM {
         );
       }
     }
+  }
+
+  /*
+   * The decoder. The residual stream is kept as rows [B·L, d] so that projections are plain 2-D
+   * products, and every piece is an op with its own gradient (@revela/kernels) that keeps for
+   * backward only what backward reads: a training step's memory is the activations it needs.
+   */
+  private run(
+    inputIds: tf.Tensor,
+    attentionMask: tf.Tensor,
+    options: ForwardOptions,
+    wantLogits: boolean,
+    keyValuesOnly: boolean,
+  ): ForwardResult {
+    const [b, l] = inputIds.shape as [number, number];
     const c = this.config;
     const { cos, sin } = this.rope(l);
     const training = options.training;
-    const result = tf.tidy(() => {
+    return tf.tidy(() => {
       const mask = tf.cast(attentionMask, "float32");
-      let x = tf.reshape(tf.gather(this.param("model.embed_tokens.weight"), tf.reshape(inputIds, [-1])), [
-        b,
-        l,
-        c.hiddenSize,
-      ]) as tf.Tensor3D;
+      let x: tf.Tensor = tf.gather(this.param("model.embed_tokens.weight"), tf.reshape(inputIds, [-1])); // [B·L, d]
+      const asBatch = (t: tf.Tensor) => tf.reshape(t, [b, l, c.hiddenSize]) as tf.Tensor3D;
       const hiddenStates: tf.Tensor3D[] = [];
       const keys: tf.Tensor4D[] = [];
       const values: tf.Tensor4D[] = [];
-      const heads = (t: tf.Tensor, n: number) =>
-        tf.transpose(tf.reshape(t, [b, l, n, c.headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
       for (let i = 0; i < c.numHiddenLayers; i++) {
-        if (options.returnHiddenStates) hiddenStates.push(x);
+        if (options.returnHiddenStates) hiddenStates.push(asBatch(x));
         const p = `model.layers.${i}`;
         const h = rmsNorm(x, this.param(`${p}.input_layernorm.weight`), c.rmsNormEps);
-        const q = applyRope(heads(this.proj(h, `${p}.self_attn.q_proj`, training), c.numAttentionHeads), cos, sin);
-        const k = applyRope(heads(this.proj(h, `${p}.self_attn.k_proj`, training), c.numKeyValueHeads), cos, sin);
-        const v = heads(this.proj(h, `${p}.self_attn.v_proj`, training), c.numKeyValueHeads);
+        const k = applyRope(
+          splitHeads(this.proj(h, `${p}.self_attn.k_proj`, training), b, c.numKeyValueHeads),
+          cos,
+          sin,
+        );
+        const v = splitHeads(this.proj(h, `${p}.self_attn.v_proj`, training), b, c.numKeyValueHeads);
         if (options.returnKeyValues) {
           keys.push(k);
           values.push(v);
         }
+        if (keyValuesOnly && i === c.numHiddenLayers - 1) break;
+        const q = applyRope(
+          splitHeads(this.proj(h, `${p}.self_attn.q_proj`, training), b, c.numAttentionHeads),
+          cos,
+          sin,
+        );
         let att: tf.Tensor = causalSelfAttention(q, k, v, { keyPaddingMask: mask });
         const term = options.attentionTerm?.({ layer: i, queries: q });
         if (term) {
           if (term.rank !== 4 || term.shape.some((s, j) => s !== att.shape[j])) {
             throw new Error(
-              `${op}: attentionTerm of layer ${i} returned shape [${term.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
+              `CausalLM.forward: attentionTerm of layer ${i} returned shape [${term.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
             );
           }
-          att = tf.add(att, term);
+          att = residualAdd(att, term);
         }
-        const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [b, l, c.numAttentionHeads * c.headDim]);
-        x = tf.add(x, this.proj(merged, `${p}.self_attn.o_proj`, training)) as tf.Tensor3D;
+        x = residualAdd(x, this.proj(mergeHeads(att), `${p}.self_attn.o_proj`, training));
         const h2 = rmsNorm(x, this.param(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
         const gate = this.proj(h2, `${p}.mlp.gate_proj`, training);
         const up = this.proj(h2, `${p}.mlp.up_proj`, training);
-        x = tf.add(
-          x,
-          this.proj(tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), `${p}.mlp.down_proj`, training),
-        ) as tf.Tensor3D;
+        x = residualAdd(x, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training));
       }
-      const last = rmsNorm(x, this.param("model.norm.weight"), c.rmsNormEps) as tf.Tensor3D;
-      if (options.returnHiddenStates) hiddenStates.push(last);
-      const out: ForwardResult = { lastHiddenState: last };
+      if (keyValuesOnly) return { keys, values } as unknown as tf.TensorContainer;
+      const last = rmsNorm(x, this.param("model.norm.weight"), c.rmsNormEps); // [B·L, d]
+      const out: ForwardResult = { lastHiddenState: asBatch(last) };
+      if (options.returnHiddenStates) hiddenStates.push(out.lastHiddenState);
       if (wantLogits || options.computeLoss) {
         const head = this.param(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-        const logits = tf.reshape(tf.matMul(tf.reshape(last, [b * l, c.hiddenSize]), head, false, true), [
-          b,
-          l,
-          c.vocabSize,
-        ]) as tf.Tensor3D;
-        if (wantLogits) out.logits = logits;
-        if (options.computeLoss)
-          out.loss = nextTokenLoss(logits, options.labels ?? labelsFromMask(inputIds, attentionMask));
+        const labels = options.labels ?? labelsFromMask(inputIds, attentionMask);
+        if (wantLogits) {
+          out.logits = tf.reshape(tf.matMul(last, head, false, true), [b, l, c.vocabSize]) as tf.Tensor3D;
+          if (options.computeLoss) out.loss = nextTokenLoss(out.logits, labels);
+        } else {
+          out.loss = headLoss(last, head, labels);
+        }
       }
       if (options.returnHiddenStates) out.hiddenStates = hiddenStates;
       if (options.returnKeyValues) {
@@ -310,19 +356,53 @@ export class CausalLM {
       }
       return out as unknown as tf.TensorContainer;
     }) as unknown as ForwardResult;
-    return result;
   }
+}
+
+/** labels [B, L] → the target of each position [B·L]: the next label, −100 at each row's end. */
+function nextTokenTargets(labels: tf.Tensor): Int32Array {
+  const [b, l] = labels.shape as [number, number];
+  const values = labels.dataSync();
+  const targets = new Int32Array(b * l).fill(IGNORE_INDEX);
+  for (let r = 0; r < b; r++) for (let t = 0; t + 1 < l; t++) targets[r * l + t] = values[r * l + t + 1] as number;
+  return targets;
+}
+
+/**
+ * The next-token loss from the final hidden rows [B·L, d] without computing logits the loss does
+ * not read: only rows whose target is a real token (not −100, not a row's last position) go
+ * through the head [V, d].
+ */
+function headLoss(last: tf.Tensor, head: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  const targets = nextTokenTargets(labels);
+  const rows: number[] = [];
+  for (let i = 0; i < targets.length; i++) if (targets[i] !== IGNORE_INDEX) rows.push(i);
+  // With no target at all the loss is 0; one ignored row keeps it a function of the weights.
+  if (rows.length === 0) rows.push(0);
+  return tf.tidy(() => {
+    const picked = tf.gather(last, tf.tensor1d(rows, "int32")); // [N, d]
+    const logits = tf.matMul(picked, head, false, true); // [N, V]
+    return tokenCrossEntropy(
+      logits,
+      tf.tensor1d(
+        rows.map((r) => targets[r] as number),
+        "int32",
+      ),
+    );
+  });
 }
 
 /** Hugging Face's causal-LM loss: logits at t predict labels at t+1; −100 ignored; mean over the rest. */
 export function nextTokenLoss(logits: tf.Tensor3D, labels: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const [b, l, v] = logits.shape;
-    if (l < 2) return tf.scalar(0);
-    const shiftedLogits = tf.slice(logits, [0, 0, 0], [b, l - 1, v]);
-    const shiftedLabels = tf.slice(labels, [0, 1], [b, l - 1]);
-    return tokenCrossEntropy(shiftedLogits, shiftedLabels);
-  });
+  const [b, l, v] = logits.shape;
+  if (!(labels instanceof tf.Tensor) || labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== l) {
+    throw new Error(
+      `nextTokenLoss: labels must be [${b}, ${l}] like logits [${b}, ${l}, ${v}], got ${describe(labels)}`,
+    );
+  }
+  const targets = nextTokenTargets(labels);
+  // Targets shifted instead of logits sliced: a slice would copy [B, L−1, V] and keep the original.
+  return tf.tidy(() => tokenCrossEntropy(tf.reshape(logits, [b * l, v]), tf.tensor1d(targets, "int32")));
 }
 
 /** Labels = inputs, with padding positions set to −100. */

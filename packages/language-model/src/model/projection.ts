@@ -24,12 +24,13 @@ export function projection(
 ): tf.Tensor {
   const din = weight.shape[1] as number;
   const dout = weight.shape[0] as number;
-  const rows = tf.reshape(x, [-1, din]);
+  // Rows stay as they are when x is already [N, in]: a reshape would keep its output for backward.
+  const rows = x.rank === 2 ? x : tf.reshape(x, [-1, din]);
   let y = tf.matMul(rows, weight, false, true);
   if (bias) y = tf.add(y, bias);
   if (lora) {
     const input = training && lora.dropout > 0 ? tf.dropout(rows, lora.dropout, undefined, training.dropoutSeed) : rows;
     y = tf.add(y, tf.mul(tf.matMul(tf.matMul(input, lora.a, false, true), lora.b, false, true), lora.scaling));
   }
-  return tf.reshape(y, [...x.shape.slice(0, -1), dout]);
+  return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), dout]);
 }

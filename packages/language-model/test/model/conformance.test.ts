@@ -113,6 +113,42 @@ for (const arch of listArchitectures()) {
       model.dispose();
     });
 
+    it("keyValues gives forward's keys and values, bit for bit", async () => {
+      const model = await loadPretrained(dir);
+      const { ids, mask } = inputs();
+      const full = model.forward(ids, mask, { returnKeyValues: true });
+      const only = model.keyValues(ids, mask);
+      expect(only.keys).toHaveLength(model.config.numHiddenLayers);
+      for (let i = 0; i < model.config.numHiddenLayers; i++) {
+        expect(maxAbsDiff(only.keys[i]!.dataSync(), full.keys![i]!.dataSync())).toBe(0);
+        expect(maxAbsDiff(only.values[i]!.dataSync(), full.values![i]!.dataSync())).toBe(0);
+      }
+      expect(() => model.keyValues(tf.zeros([2, 3]), mask)).toThrow(
+        /CausalLM.keyValues: inputIds must be an int32 tensor/,
+      );
+      model.dispose();
+    });
+
+    it("computes the same loss and gradients without logits (only rows with a target reach the head)", async () => {
+      const model = await loadPretrained(dir);
+      const { ids, mask } = inputs();
+      // Custom labels with holes (−100) besides the padding, so the row selection is exercised.
+      const labelValues = (ids.arraySync() as number[][]).map((row, r) =>
+        row.map((id, t) => ((goldens.attention_mask[r]?.[t] ?? 0) === 0 || (r + t) % 3 === 0 ? -100 : id)),
+      );
+      const labels = tf.tensor2d(labelValues, undefined, "int32");
+      const vars = model.trainableVariables();
+      const lossWith = (returnLogits: boolean) => () =>
+        model.forward(ids, mask, { computeLoss: true, labels, returnLogits }).loss as tf.Scalar;
+      const a = tf.variableGrads(lossWith(true), vars);
+      const b = tf.variableGrads(lossWith(false), vars);
+      expect(Math.abs(a.value.dataSync()[0]! - b.value.dataSync()[0]!)).toBeLessThan(1e-6);
+      for (const [name, g] of Object.entries(a.grads)) {
+        expect(maxAbsDiff(g.dataSync(), b.grads[name]!.dataSync()), name).toBeLessThan(1e-6);
+      }
+      model.dispose();
+    });
+
     it("adds the attention extension point's term before the output projection", async () => {
       const model = await loadPretrained(dir);
       const { ids, mask } = inputs();

@@ -1,3 +1,4 @@
+import { frugalVariableGrads } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import { requireRngState, SeededRandom } from "../data/seededRandom.js";
@@ -77,7 +78,7 @@ export class ContrastiveTrainer implements Trainable<Batch> {
     const b = this.tensors(batch.chunks.map((c) => this.crop(c.text)));
     const n = batch.chunks.length;
     try {
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = frugalVariableGrads(() => {
         const ea = o.retriever.embed(a.ids, a.mask);
         const eb = o.retriever.embed(b.ids, b.mask);
         const logits = tf.div(tf.matMul(ea, eb, false, true), o.temperature); // [B, B]

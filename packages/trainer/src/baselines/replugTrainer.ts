@@ -1,4 +1,4 @@
-import { IGNORE_INDEX } from "@revela/kernels";
+import { frugalVariableGrads, IGNORE_INDEX } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
@@ -142,7 +142,7 @@ export class ReplugTrainer implements Trainable<Batch> {
       ),
     );
     try {
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = frugalVariableGrads(() => {
         const qe = o.retriever.embed(qIds, qMask);
         const pe = o.retriever.embed(pIds, pMask);
         const cos = tf.matMul(tf.div(qe, tf.norm(qe, 2, 1, true)), tf.div(pe, tf.norm(pe, 2, 1, true)), false, true);

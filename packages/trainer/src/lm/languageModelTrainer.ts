@@ -1,3 +1,4 @@
+import { frugalVariableGrads } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
@@ -50,7 +51,7 @@ export class LanguageModelTrainer implements Trainable<Batch> {
     const seqs = batch.chunks.map((c) => [...o.encode(c.text).slice(0, o.maxTokens - 1), o.eosTokenId]);
     const { ids: idsT, mask: maskT } = paddedBatch(seqs, o.padTokenId);
     try {
-      const { value, grads } = tf.variableGrads(
+      const { value, grads } = frugalVariableGrads(
         () => o.lm.forward(idsT, maskT, { computeLoss: true, returnLogits: false }).loss as tf.Scalar,
         Object.values(this.vars),
       );

@@ -66,11 +66,10 @@ export function revelaLmLoss(
   options: RevelaLossOptions,
 ): Omit<RevelaLossResult, "weights"> {
   const b = batch.lmIds.shape[0] as number;
-  const pass1 = lm.forward(batch.lmIds, batch.lmMask, {
-    returnKeyValues: true,
-    returnLogits: false,
-    computeLoss: options.dualLoss,
-  });
+  // Without dualLoss, pass 1 is read only through its keys and values: stop there.
+  const pass1: { keys?: tf.Tensor4D[]; values?: tf.Tensor4D[]; loss?: tf.Scalar } = options.dualLoss
+    ? lm.forward(batch.lmIds, batch.lmMask, { returnKeyValues: true, returnLogits: false, computeLoss: true })
+    : lm.keyValues(batch.lmIds, batch.lmMask);
   const keyMask = tf.cast(batch.lmMask, "float32"); // [B, L], the in-batch term wants float masks
   const keys = pass1.keys as tf.Tensor4D[];
   const values = pass1.values as tf.Tensor4D[];

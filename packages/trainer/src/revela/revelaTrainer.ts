@@ -1,4 +1,5 @@
 import { documentWeights } from "@revela/inbatch-attention";
+import { frugalVariableGrads } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
@@ -78,7 +79,7 @@ export class RevelaTrainer implements Trainable<Batch> {
     // Kept out of variableGrads' scope for the metrics.
     const kept: { weights?: tf.Tensor; pass2Loss?: tf.Tensor } = {};
     try {
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = frugalVariableGrads(() => {
         const r = revelaLoss(o.retriever, o.lm, tensors, o.loss);
         kept.weights = tf.keep(r.weights);
         kept.pass2Loss = tf.keep(r.pass2Loss);
