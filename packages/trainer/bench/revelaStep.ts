@@ -77,6 +77,11 @@ const params = {
 };
 
 const results: Record<string, number> = {};
+// The wasm heap only grows, so its size after the steps is the peak a step needed (plus weights).
+const wasmHeapMiB = () => {
+  const heap = (tf.backend() as unknown as { wasm?: { HEAP8: Int8Array } }).wasm?.HEAP8;
+  return heap ? Math.round(heap.length / 2 ** 20) : null;
+};
 // `dense` materialises [B, B, H, L, L] per layer: at the reference config its step exhausts the
 // 4 GiB wasm heap (observed: allocation slows to a crawl), so it only runs with --dense.
 const implementations = process.argv.includes("--dense")
@@ -100,7 +105,13 @@ for (const implementation of implementations) {
     metric: "tokens_per_s",
     value: Math.round(results[implementation] as number),
     unit: "tokens/s",
-    params: { ...params, implementation, medianStepMs: Math.round(ms) },
+    params: {
+      ...params,
+      implementation,
+      medianStepMs: Math.round(ms),
+      wasmHeapMiB: wasmHeapMiB(),
+      rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    },
   });
 }
 
@@ -118,7 +129,7 @@ const retrieverMs = time(
 const pass1Ms = time(
   () =>
     tf.tidy(() => {
-      sync(lm.forward(ids, ones, { returnKeyValues: true, returnLogits: false }).lastHiddenState);
+      sync(lm.keyValues(ids, ones).values.at(-1) as tf.Tensor);
     }),
   3,
 );
@@ -155,8 +166,8 @@ const stepMs = (B * L * 1000) / (results.streaming as number);
 const backwardMs = stepMs - retrieverMs - lmLossMs - optimizerMs;
 for (const [part, ms] of Object.entries({
   retriever: retrieverMs,
-  "lm-pass-1": pass1Ms,
-  "lm-pass-2 (without in-batch term)": pass1LossMs,
+  "lm-pass-1 (keys/values only)": pass1Ms,
+  "lm-pass-2 without in-batch term (= forward with loss)": pass1LossMs,
   "in-batch term (forward)": inBatchMs,
   backward: backwardMs,
   optimizer: optimizerMs,
