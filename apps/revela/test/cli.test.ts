@@ -125,6 +125,16 @@ describe("revela train: errors before any work", () => {
     expectOneLineError(run.stderr, /type\.json: config key "minutes" must be a number .*got "ten"/);
   });
 
+  it("a config value outside its choices, naming the key and the choices", async () => {
+    const file = writeJson("choice.json", { train: { implementation: "sparse", retrieverInit: "lm" } });
+    const run = await runRevela(["--config", file]);
+    expect(run.code).toBe(1);
+    expectOneLineError(run.stderr, /train\.implementation must be one of "dense", "streaming", "topk", got "sparse"/);
+    const init = await runRevela(["--config", writeJson("init.json", { train: { retrieverInit: "pretrained" } })]);
+    expect(init.code).toBe(1);
+    expectOneLineError(init.stderr, /train\.retrieverInit must be one of "lm", "random", got "pretrained"/);
+  });
+
   it("a config file that is not JSON, or not there", async () => {
     const broken = writeJson("broken.json", "{ minutes: 3 ");
     const a = await runRevela(["train", "--config", broken]);

@@ -96,3 +96,20 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     description: `LLaMA from scratch: d ${m.hiddenSize}, ${m.layers} layers, ${m.heads}/${m.kvHeads} heads, ffn ${m.ffn}, vocab ${tokenizer.vocabSize} (Llama-3 tokenizer compacted to the corpus)`,
   };
 }
+
+/**
+ * Sets every weight of `to` to `from`'s weight of the same Hugging Face name (`to` may be a backbone
+ * of `from`'s architecture: it has every weight but the LM head). Shapes must match.
+ */
+export function copyWeights(from: CausalLM, to: CausalLM): void {
+  for (const [name, target] of to.params) {
+    const source = from.params.get(name);
+    if (!source) throw new Error(`copyWeights: the source model has no weight "${name}"`);
+    if (source.shape.join() !== target.shape.join()) {
+      throw new Error(
+        `copyWeights: "${name}" is [${source.shape.join(", ")}] in the source and [${target.shape.join(", ")}] in the target`,
+      );
+    }
+    target.assign(source);
+  }
+}

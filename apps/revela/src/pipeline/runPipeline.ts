@@ -22,7 +22,7 @@ import * as tf from "@tensorflow/tfjs";
 import { documentText } from "../data/documentText.js";
 import type { AppConfig } from "./appConfig.js";
 import { denseRun, resultRow } from "./evaluateRetriever.js";
-import { buildModels } from "./models.js";
+import { buildModels, copyWeights } from "./models.js";
 import type { LossCurve, PhaseTiming, PipelineResult, ResultRow } from "./pipelineResult.js";
 
 /** How the pipeline talks to its caller (the CLI): log lines and progress of long phases. */
@@ -126,12 +126,13 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   const schedule = () => new LrSchedule({ kind: "constant", warmupSteps: config.train.warmupSteps });
   const t = config.train;
 
+  const initFromLm = !config.model.dir && t.lmWarmupShare > 0 && t.retrieverInit === "lm";
   // Budget: the contrastive baseline costs about a third of Revela per step, and two more
-  // evaluations follow; training gets the rest of the minutes.
+  // evaluations follow (three with a retriever initialised from the LM); training gets the rest.
   const remaining = config.minutes * 60 - clock.elapsed();
   const revelaMinutes = Math.max(
     0.5,
-    (remaining - 2.2 * evalSeconds - 20) / (config.baseline.contrastive ? 1.35 : 1.05) / 60,
+    (remaining - (2.2 + (initFromLm ? 1 : 0)) * evalSeconds - 20) / (config.baseline.contrastive ? 1.35 : 1.05) / 60,
   );
   io.log(`  training budget: ${revelaMinutes.toFixed(1)} min (whole run: ${config.minutes} min)`);
 
@@ -178,7 +179,16 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     );
     warmup.dispose();
     lmWarmupCurve = run.curve;
+    if (initFromLm) {
+      copyWeights(models.lm, retrieverModel);
+      const initRun = await clock.phase("evaluate the retriever initialised from the LM", io, () =>
+        denseRun(retriever, dataset, config.eval.batchSize),
+      );
+      rows.push(resultRow("Retriever init (warmed-up LM, before Revela)", initRun, dataset));
+    }
   }
+  // The contrastive baseline starts from exactly these weights.
+  const retrieverInit = new Map([...retrieverModel.params].map(([name, v]) => [name, tf.clone(v)]));
 
   const revela = new RevelaTrainer({
     retriever,
@@ -215,6 +225,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
 
   if (config.baseline.contrastive && stepsDone > 0) {
     const baselineModel: CausalLM = await models.makeRetrieverBackbone();
+    for (const [name, v] of baselineModel.params) v.assign(retrieverInit.get(name) as tf.Tensor);
     const baselineEncoder = new DenseEncoder(baselineModel, models.tokenizer, encoderOptions);
     const contrastive = new ContrastiveTrainer({
       retriever: baselineEncoder,
@@ -240,6 +251,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     rows.push(resultRow("Contrastive baseline", dense, dataset));
     baselineModel.dispose();
   }
+  tf.dispose([...retrieverInit.values()]);
   if (config.eval.hybrid)
     rows.push(resultRow("BM25 + Revela (RRF)", reciprocalRankFusion([bm25Run, revelaDense]), dataset));
 

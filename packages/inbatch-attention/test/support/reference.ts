@@ -1,35 +1,8 @@
 /** Plain-TypeScript float64 references and helpers shared by the spec files. */
 
-export function size(shape: readonly number[]): number {
-  return shape.reduce((p, s) => p * s, 1);
-}
+import { centralDifferences, dot } from "@revela/test-numerics";
 
-/** Deterministic values in [-scale, scale) from a small LCG: the same on every backend and run. */
-export function seededValues(shape: readonly number[], seed: number, scale = 1): Float32Array {
-  let state = (seed * 2654435761) >>> 0;
-  const out = new Float32Array(size(shape));
-  for (let i = 0; i < out.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = scale * (2 * (state / 2 ** 32) - 1);
-  }
-  return out;
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths differ (${a.length} vs ${b.length})`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-  }
-  return m;
-}
-
-export function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] as number));
-  return m;
-}
+export { dot, maxAbs, maxAbsDiff, seededValues, size } from "@revela/test-numerics";
 
 export interface ReferenceProblem {
   b: number;
@@ -116,30 +89,13 @@ export function referenceCrossAttention(x: ReferenceProblem): Float64Array {
   return out;
 }
 
-/** Σ f(x) ⊙ cotangent, differentiated by central differences in float64, for every entry of `x`. */
+/** The gradient of `loss` at x by central differences in float64 (step 1e-6 by default). */
 export function finiteDifferenceGradient(
   x: ArrayLike<number>,
   loss: (x: Float64Array) => number,
   step = 1e-6,
 ): Float64Array {
-  const at = Float64Array.from(x);
-  const grad = new Float64Array(at.length);
-  for (let n = 0; n < at.length; n++) {
-    const keep = at[n] as number;
-    at[n] = keep + step;
-    const up = loss(at);
-    at[n] = keep - step;
-    const down = loss(at);
-    at[n] = keep;
-    grad[n] = (up - down) / (2 * step);
-  }
-  return grad;
-}
-
-export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
-  return s;
+  return centralDifferences(loss, x, step);
 }
 
 /** W = row-softmax(cos(q_i, p_j)/τ), diagonal excluded, optionally only each row's top k, in float64. */

@@ -1,29 +1,6 @@
-/** Plain-TypeScript float64 references and helpers shared by the spec files. */
+import { size } from "@revela/test-numerics";
 
-export function size(shape: readonly number[]): number {
-  return shape.reduce((p, s) => p * s, 1);
-}
-
-/** Deterministic values in [-1, 1) from a small LCG: the same on every backend and run. */
-export function seededValues(shape: readonly number[], seed: number, scale = 1): Float32Array {
-  let state = (seed * 2654435761) >>> 0;
-  const out = new Float32Array(size(shape));
-  for (let i = 0; i < out.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = scale * (2 * (state / 2 ** 32) - 1);
-  }
-  return out;
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths differ (${a.length} vs ${b.length})`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-  }
-  return m;
-}
+export { maxAbsDiff, seededValues, size } from "@revela/test-numerics";
 
 /** Batched matmul with tfjs semantics (batch broadcast when one side has batch 1), in float64. */
 export function float64MatMul(
