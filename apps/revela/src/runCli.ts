@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { registerBenchCommand } from "./commands/benchCommand.js";
 import type { CliContext } from "./commands/cliContext.js";
 import { registerEncodeCommand } from "./commands/encodeCommand.js";
 import { registerEvalCommand } from "./commands/evalCommand.js";
@@ -10,7 +11,7 @@ export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_INTERRUPTED = 130;
 
-const COMMANDS = ["train", "eval", "encode", "search", "help"];
+const COMMANDS = ["train", "eval", "encode", "search", "bench", "help"];
 
 /** The `revela` program with its commands, writing through `ctx` and throwing instead of exiting. */
 export function buildProgram(ctx: CliContext): Command {
@@ -32,6 +33,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerEvalCommand(program, ctx);
   registerEncodeCommand(program, ctx);
   registerSearchCommand(program, ctx);
+  registerBenchCommand(program, ctx);
   return program;
 }
 

@@ -54,7 +54,7 @@ describe("revela --help", () => {
   it("lists the commands and says what runs by default", async () => {
     const run = await runRevela(["--help"]);
     expect(run.code).toBe(0);
-    for (const command of ["train", "eval", "encode", "search"]) expect(run.stdout).toContain(command);
+    for (const command of ["train", "eval", "encode", "search", "bench"]) expect(run.stdout).toContain(command);
     expect(run.stdout).toMatch(/With no command, runs `revela train`/);
     expect(run.stdout).toContain("130 interrupted");
   });
@@ -80,6 +80,17 @@ describe("revela --help", () => {
     ["eval", ["--retriever <dir>", "--bm25", "--data <beirDir>", "--split <name>", "--config <file.json>"]],
     ["encode", ["--retriever <dir>", "--input <file>", "--output <file>", "--config <file.json>"]],
     ["search", ["--retriever <dir>", "--index <file>", "--query <text>", "-k, --k <n>", "--config <file.json>"]],
+    [
+      "bench",
+      [
+        "--model <hfDir>",
+        "--batch-size <n>",
+        "--seq <n>",
+        "--implementations <list>",
+        "--steps <n>",
+        "--config <file.json>",
+      ],
+    ],
   ])("revela %s --help lists its flags", async (command, flags) => {
     const run = await runRevela([command, "--help"]);
     expect(run.code).toBe(0);
@@ -322,5 +333,66 @@ describe("revela encode and search: errors before any work", () => {
     const run = await runRevela(args);
     expect(run.code).toBe(1);
     expectOneLineError(run.stderr, pattern);
+  });
+});
+
+describe("revela bench", () => {
+  const tiny = [
+    "--vocab",
+    "64",
+    "--hidden-size",
+    "16",
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--kv-heads",
+    "1",
+    "--ffn",
+    "24",
+  ];
+
+  it("times full Revela steps per implementation and prints one JSON line each", async () => {
+    const run = await runRevela([
+      "bench",
+      ...tiny,
+      "--batch-size",
+      "3",
+      "--seq",
+      "8",
+      "--steps",
+      "2",
+      "--implementations",
+      "dense,streaming,topk",
+      "--backend",
+      "cpu",
+      "--json",
+    ]);
+    expect(run.stderr).toMatch(/batch 3 × 8 tokens/);
+    expect(run.code).toBe(0);
+    const lines = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.implementation)).toEqual(["dense", "streaming", "topk"]);
+    for (const l of lines) {
+      expect(l.medianStepMs).toBeGreaterThan(0);
+      // tokens/s is the batch's tokens over the median step time.
+      expect(l.tokensPerSecond as number).toBeCloseTo((3 * 8 * 1000) / (l.medianStepMs as number), 6);
+      expect(l.steps).toBe(2);
+    }
+    expect(run.stderr.match(/step \d\/2/g)).toHaveLength(6);
+  });
+
+  it("names bad flags: unknown implementation, a batch of one, a missing model folder", async () => {
+    const impl = await runRevela(["bench", "--implementations", "streaming,sparse"]);
+    expect(impl.code).toBe(1);
+    expectOneLineError(impl.stderr, /--implementations <list>.*'streaming,sparse' is invalid.*dense, streaming, topk/);
+    const one = await runRevela(["bench", ...tiny, "--batch-size", "1", "--backend", "cpu"]);
+    expect(one.code).toBe(1);
+    expect(one.stderr.trimEnd().split("\n").at(-1)).toMatch(/^revela: bench: batch size must be at least 2/);
+    const model = await runRevela(["bench", "--model", path.join(tmp, "no-such-model")]);
+    expect(model.code).toBe(1);
+    expectOneLineError(model.stderr, /--model .*no-such-model: no such directory/);
   });
 });

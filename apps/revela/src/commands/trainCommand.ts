@@ -6,6 +6,7 @@ import { defaultDatasetDir } from "../data/defaultDataset.js";
 import { formatResultsTable } from "../report/resultsTable.js";
 import { writeReport } from "../report/writeReport.js";
 import type { CliContext } from "./cliContext.js";
+import { checkModelDir } from "./modelDir.js";
 import { prepareOutputDir } from "./outputDir.js";
 import { type AppConfig, resolveAppConfig } from "./pipelineApi.js";
 import { addTrainOptions, LORA_KEYS, TRAIN_FLAGS, trainFlagOverrides } from "./trainFlags.js";
@@ -15,16 +16,6 @@ function sourceOf(key: string, given: readonly string[], configFile: string | un
   const flag = TRAIN_FLAGS.find((f) => f.configKey === key);
   if (given.includes(key) && flag) return flag.flags.split(" ")[0] as string;
   return configFile !== undefined ? `${configFile}: "${key}"` : `config key "${key}"`;
-}
-
-/** A checkpoint folder must at least have config.json; the loader checks the weights themselves. */
-function checkModelDir(dir: string, source: string): void {
-  const stat = statSync(dir, { throwIfNoEntry: false });
-  if (!stat) throw new Error(`${source} ${dir}: no such directory`);
-  if (!stat.isDirectory()) throw new Error(`${source} ${dir}: not a directory (give a Hugging Face checkpoint folder)`);
-  if (!statSync(path.join(dir, "config.json"), { throwIfNoEntry: false })?.isFile()) {
-    throw new Error(`${source} ${dir}: no config.json (expected a Hugging Face checkpoint folder)`);
-  }
 }
 
 /**

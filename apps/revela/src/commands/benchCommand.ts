@@ -1,0 +1,128 @@
+import type { BackendName } from "@revela/kernels";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { benchmarkRevelaStep, type StepImplementation } from "../bench/revelaStepBenchmark.js";
+import { addBackendOptions, startBackend } from "./backendOptions.js";
+import type { CliContext } from "./cliContext.js";
+import { nonEmptyText, positiveInteger, positiveNumber } from "./flagParsers.js";
+import { checkModelDir } from "./modelDir.js";
+import { applyOptionsConfigFile } from "./optionsConfigFile.js";
+
+interface BenchOptions {
+  model?: string;
+  batchSize: number;
+  seq: number;
+  implementations: StepImplementation[];
+  steps: number;
+  topK: number;
+  temperature: number;
+  vocab: number;
+  hiddenSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  ffn: number;
+  json?: boolean;
+  backend?: BackendName;
+  threads?: number;
+}
+
+const IMPLEMENTATIONS: readonly StepImplementation[] = ["dense", "streaming", "topk"];
+
+const implementationList = (text: string): StepImplementation[] => {
+  const names = text.split(",").map((s) => s.trim());
+  const bad = names.filter((n) => !IMPLEMENTATIONS.includes(n as StepImplementation));
+  if (names.length === 0 || bad.length > 0) {
+    throw new InvalidArgumentError(`It must be a comma-separated list of ${IMPLEMENTATIONS.join(", ")}.`);
+  }
+  return names as StepImplementation[];
+};
+
+async function bench(command: Command, ctx: CliContext): Promise<void> {
+  await applyOptionsConfigFile(command);
+  const o = command.opts<BenchOptions>();
+  if (o.model !== undefined) checkModelDir(o.model, "--model");
+  const log = (line: string) => void ctx.stderr.write(`${line}\n`);
+  await startBackend(o, log);
+  const shape = o.model
+    ? `model ${o.model}`
+    : `from scratch: vocab ${o.vocab}, d ${o.hiddenSize}, ${o.layers} layers, ${o.heads}/${o.kvHeads} heads, ffn ${o.ffn}`;
+  log(
+    `Revela steps (retriever and LM of the same shape, all weights trained), ${shape}, batch ${o.batchSize} × ${o.seq} tokens`,
+  );
+  const results = await benchmarkRevelaStep({
+    model: o.model ?? null,
+    scratch: {
+      vocab: o.vocab,
+      hiddenSize: o.hiddenSize,
+      layers: o.layers,
+      heads: o.heads,
+      kvHeads: o.kvHeads,
+      ffn: o.ffn,
+    },
+    batchSize: o.batchSize,
+    seqLen: o.seq,
+    implementations: o.implementations,
+    steps: o.steps,
+    topK: o.topK,
+    temperature: o.temperature,
+    onStep: (impl, step, ms) => log(`  ${impl} step ${step}/${o.steps}: ${(ms / 1000).toFixed(2)} s`),
+  });
+  if (o.json) {
+    for (const r of results) {
+      ctx.stdout.write(`${JSON.stringify({ ...r, batchSize: o.batchSize, seqLen: o.seq, steps: o.steps })}\n`);
+    }
+    return;
+  }
+  const rows = results.map((r) => [
+    r.implementation,
+    `${(r.medianStepMs / 1000).toFixed(2)} s`,
+    r.tokensPerSecond.toFixed(0),
+    r.wasmHeapMiB === null ? "—" : `${r.wasmHeapMiB} MiB`,
+    `${r.rssMiB} MiB`,
+  ]);
+  const header = ["implementation", "median step", "tokens/s", "wasm heap", "RSS"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
+  ctx.stdout.write(`${[line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")}\n`);
+}
+
+/** `revela bench`: tokens/s and memory of full Revela training steps on this machine. */
+export function registerBenchCommand(program: Command, ctx: CliContext): Command {
+  const command = program
+    .command("bench")
+    .description(
+      "time full Revela training steps (both models, backward, AdamW) on this machine: tokens/s and memory per in-batch implementation; defaults to the reference configuration",
+    )
+    .addOption(
+      new Option(
+        "--model <hfDir>",
+        "benchmark a Hugging Face checkpoint folder instead of a from-scratch LLaMA",
+      ).argParser(nonEmptyText),
+    )
+    .addOption(new Option("--batch-size <n>", "chunks per batch, B").default(16).argParser(positiveInteger))
+    .addOption(new Option("--seq <n>", "tokens per chunk, L").default(128).argParser(positiveInteger))
+    .addOption(
+      new Option("--implementations <list>", "in-batch implementations, comma-separated: dense, streaming, topk")
+        .default(["streaming", "topk"])
+        .argParser(implementationList),
+    )
+    .addOption(
+      new Option("--steps <n>", "timed steps per implementation (after one warm-up step)")
+        .default(3)
+        .argParser(positiveInteger),
+    )
+    .addOption(new Option("--top-k <n>", "chunks kept per row by topk").default(2).argParser(positiveInteger))
+    .addOption(new Option("--temperature <tau>", "τ of W = softmax(cos/τ)").default(1e-4).argParser(positiveNumber))
+    .addOption(new Option("--vocab <n>", "from scratch: vocabulary size").default(8192).argParser(positiveInteger))
+    .addOption(new Option("--hidden-size <n>", "from scratch: d").default(256).argParser(positiveInteger))
+    .addOption(new Option("--layers <n>", "from scratch: decoder layers").default(4).argParser(positiveInteger))
+    .addOption(new Option("--heads <n>", "from scratch: attention heads").default(8).argParser(positiveInteger))
+    .addOption(new Option("--kv-heads <n>", "from scratch: key/value heads").default(4).argParser(positiveInteger))
+    .addOption(new Option("--ffn <n>", "from scratch: MLP width").default(688).argParser(positiveInteger))
+    .addOption(new Option("--json", "print one JSON line per implementation instead of a table"));
+  addBackendOptions(command)
+    .addOption(new Option("--config <file.json>", "JSON object of these options (flags override it)"))
+    .action(async () => bench(command, ctx));
+  return command;
+}
