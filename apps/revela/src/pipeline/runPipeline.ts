@@ -127,12 +127,16 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   const t = config.train;
 
   const initFromLm = !config.model.dir && t.lmWarmupShare > 0 && t.retrieverInit === "lm";
-  // Budget: the contrastive baseline costs about a third of Revela per step, and two more
-  // evaluations follow (three with a retriever initialised from the LM); training gets the rest.
+  // Budget. The contrastive baseline runs as many steps as Revela, each a single retriever pass
+  // (measured on the default: 0.13 of a Revela step; 0.2 leaves room), the LM warm-up has no
+  // baseline counterpart, and two more evaluations follow (three with a retriever initialised from
+  // the LM). Training gets the rest.
   const remaining = config.minutes * 60 - clock.elapsed();
+  const warmupShare = config.model.dir ? 0 : t.lmWarmupShare;
+  const baselineShare = config.baseline.contrastive ? 0.2 * (1 - warmupShare) : 0;
   const revelaMinutes = Math.max(
     0.5,
-    (remaining - (2.2 + (initFromLm ? 1 : 0)) * evalSeconds - 20) / (config.baseline.contrastive ? 1.35 : 1.05) / 60,
+    (remaining - (2.2 + (initFromLm ? 1 : 0)) * evalSeconds - 20) / (1.05 + baselineShare) / 60,
   );
   io.log(`  training budget: ${revelaMinutes.toFixed(1)} min (whole run: ${config.minutes} min)`);
 
