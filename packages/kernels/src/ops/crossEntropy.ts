@@ -39,10 +39,6 @@ export function tokenCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scal
   const n = labelValues.length;
   const lossFn = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const flat = tf.reshape(x, [n, v]);
-    const safeLabels = tf.tensor1d(
-      Int32Array.from(labelValues, (y) => (y === IGNORE_INDEX ? 0 : y)),
-      "int32",
-    );
     const weights = tf.tensor1d(
       Float32Array.from(labelValues, (y) => (y === IGNORE_INDEX ? 0 : 1 / count)),
       "float32",
@@ -55,15 +51,23 @@ export function tokenCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scal
       flatIndex[i] = i * v + (labelValues[i] === IGNORE_INDEX ? 0 : (labelValues[i] as number));
     const picked = tf.gather(tf.reshape(shifted, [-1]), tf.tensor1d(flatIndex, "int32")); // [N]
     const value = tf.sum(tf.mul(tf.sub(lse, picked), weights));
-    save([shifted, lse, safeLabels, weights]);
+    save([shifted, lse, weights]);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sh, ls, lab, w] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        const probs = tf.exp(tf.sub(sh, tf.reshape(ls, [n, 1])));
-        // tf.oneHot refuses depth 1; with one class every target is that class.
-        const target = v === 1 ? tf.onesLike(probs) : tf.oneHot(lab, v);
-        const grad = tf.mul(tf.sub(probs, target), tf.reshape(tf.mul(w, dy), [n, 1]));
+        const [sh, ls, w] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        // (softmax − onehot)·w·dy with at most three [N, V] tensors alive at once (each is
+        // disposed as soon as the next exists): exp, then its scaled copy, then the one-hot part
+        // subtracted at the N label positions only.
+        const scale = tf.mul(w, dy); // [N]
+        const logProbs = tf.sub(sh, tf.reshape(ls, [n, 1]));
+        const probs = tf.exp(logProbs);
+        logProbs.dispose();
+        const scaled = tf.mul(probs, tf.reshape(scale, [n, 1]));
+        probs.dispose();
+        const labelsAt = tf.scatterND(tf.tensor2d(flatIndex, [n, 1], "int32"), scale, [n * v]);
+        const grad = tf.sub(tf.reshape(scaled, [n * v]), labelsAt);
+        tf.dispose([scaled, labelsAt]);
         return tf.reshape(grad, x.shape);
       },
     };
