@@ -384,13 +384,36 @@ describe("revela bench", () => {
     expect(run.stderr.match(/step \d\/2/g)).toHaveLength(6);
   });
 
+  it("prints a table, and with --breakdown where each implementation's step goes", async () => {
+    const run = await runRevela([
+      "bench",
+      ...tiny,
+      "--batch-size",
+      "3",
+      "--seq",
+      "8",
+      "--steps",
+      "1",
+      "--backend",
+      "cpu",
+      "--breakdown",
+    ]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^implementation\s+median step\s+tokens\/s\s+wasm heap\s+RSS$/);
+    expect(lines[2]).toMatch(/^streaming\s+\d+\.\d\d s\s+\d+\s+—\s+\d+ MiB$/); // cpu: no wasm heap
+    expect(lines.filter((l) => /^(streaming|topk) step: retriever .*backward .*optimizer/.test(l))).toHaveLength(2);
+  });
+
   it("names bad flags: unknown implementation, a batch of one, a missing model folder", async () => {
     const impl = await runRevela(["bench", "--implementations", "streaming,sparse"]);
     expect(impl.code).toBe(1);
     expectOneLineError(impl.stderr, /--implementations <list>.*'streaming,sparse' is invalid.*dense, streaming, topk/);
     const one = await runRevela(["bench", ...tiny, "--batch-size", "1", "--backend", "cpu"]);
     expect(one.code).toBe(1);
-    expect(one.stderr.trimEnd().split("\n").at(-1)).toMatch(/^revela: bench: batch size must be at least 2/);
+    expect(one.stderr.trimEnd().split("\n").at(-1)).toMatch(
+      /^revela: benchmarkRevelaStep: batchSize must be an integer ≥ 2/,
+    );
     const model = await runRevela(["bench", "--model", path.join(tmp, "no-such-model")]);
     expect(model.code).toBe(1);
     expectOneLineError(model.stderr, /--model .*no-such-model: no such directory/);

@@ -1,6 +1,7 @@
 import type { BackendName } from "@revela/kernels";
+import type { StepImplementation } from "@revela/trainer";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { benchmarkRevelaStep, type StepImplementation } from "../bench/revelaStepBenchmark.js";
+import { benchmarkModels } from "../bench/revelaStepBenchmark.js";
 import { addBackendOptions, startBackend } from "./backendOptions.js";
 import type { CliContext } from "./cliContext.js";
 import { nonEmptyText, positiveInteger, positiveNumber } from "./flagParsers.js";
@@ -22,6 +23,7 @@ interface BenchOptions {
   kvHeads: number;
   ffn: number;
   json?: boolean;
+  breakdown?: boolean;
   backend?: BackendName;
   threads?: number;
 }
@@ -49,7 +51,7 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
   log(
     `Revela steps (retriever and LM of the same shape, all weights trained), ${shape}, batch ${o.batchSize} × ${o.seq} tokens`,
   );
-  const results = await benchmarkRevelaStep({
+  const results = await benchmarkModels({
     model: o.model ?? null,
     scratch: {
       vocab: o.vocab,
@@ -65,6 +67,7 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
     steps: o.steps,
     topK: o.topK,
     temperature: o.temperature,
+    breakdown: o.breakdown === true,
     onStep: (impl, step, ms) => log(`  ${impl} step ${step}/${o.steps}: ${(ms / 1000).toFixed(2)} s`),
   });
   if (o.json) {
@@ -85,6 +88,18 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
   ctx.stdout.write(`${[line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")}\n`);
+  for (const r of results) {
+    if (!r.breakdown) continue;
+    const parts = Object.entries({
+      retriever: r.breakdown.retrieverMs,
+      "LM pass 1 (K/V)": r.breakdown.pass1Ms,
+      "LM pass 2 w/o in-batch term": r.breakdown.pass2WithoutTermMs,
+      "in-batch term": r.breakdown.inBatchTermMs,
+      backward: r.breakdown.backwardMs,
+      optimizer: r.breakdown.optimizerMs,
+    }).map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s (${Math.round((100 * ms) / r.medianStepMs)}%)`);
+    ctx.stdout.write(`${r.implementation} step: ${parts.join(", ")}\n`);
+  }
 }
 
 /** `revela bench`: tokens/s and memory of full Revela training steps on this machine. */
@@ -120,6 +135,12 @@ export function registerBenchCommand(program: Command, ctx: CliContext): Command
     .addOption(new Option("--heads <n>", "from scratch: attention heads").default(8).argParser(positiveInteger))
     .addOption(new Option("--kv-heads <n>", "from scratch: key/value heads").default(4).argParser(positiveInteger))
     .addOption(new Option("--ffn <n>", "from scratch: MLP width").default(688).argParser(positiveInteger))
+    .addOption(
+      new Option(
+        "--breakdown",
+        "also time the step's pieces: retriever, LM passes, in-batch term, backward, optimizer",
+      ),
+    )
     .addOption(new Option("--json", "print one JSON line per implementation instead of a table"));
   addBackendOptions(command)
     .addOption(new Option("--config <file.json>", "JSON object of these options (flags override it)"))

@@ -31,12 +31,4 @@ export const GOLDENS_BY_ARCHITECTURE: Record<string, string[]> = {
   Qwen2ForCausalLM: ["tiny-qwen2"],
 };
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths differ (${a.length} vs ${b.length})`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-  }
-  return m;
-}
+export { maxAbsDiff } from "@revela/test-numerics";
