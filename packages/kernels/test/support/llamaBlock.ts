@@ -112,6 +112,19 @@ export function blockInputs(cfg: BlockConfig, seed = 7): { ids: Int32Array; mask
   return { ids, mask, labels };
 }
 
+/** `blockInputs` as tensors: ids and labels int32 [B, L], mask float32 [B, L]. */
+export function blockInputTensors(
+  cfg: BlockConfig,
+  seed = 7,
+): { ids: tf.Tensor2D; mask: tf.Tensor2D; labels: tf.Tensor2D } {
+  const inp = blockInputs(cfg, seed);
+  return {
+    ids: tf.tensor2d(inp.ids, [cfg.batch, cfg.seq], "int32"),
+    mask: tf.tensor2d(inp.mask, [cfg.batch, cfg.seq]),
+    labels: tf.tensor2d(inp.labels, [cfg.batch, cfg.seq], "int32"),
+  };
+}
+
 /** One pre-norm LLaMA block: x + attn(norm(x)), then + SwiGLU(norm(·)). x: [B, L, d] → [B, L, d]. */
 export function llamaBlock(
   cfg: BlockConfig,
