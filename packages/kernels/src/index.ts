@@ -22,4 +22,5 @@ export { residualAdd } from "./ops/residualAdd.js";
 export { rmsNorm } from "./ops/rmsNorm.js";
 export { applyRope, type Llama3RopeScaling, type RopeOptions, ropeInverseFrequencies, ropeTables } from "./ops/rope.js";
 export { siluGate, swigluMlp } from "./ops/swiglu.js";
+export { tfSeed } from "./random/tfSeed.js";
 export { isFastMatMulRegistered, registerWasmKernels } from "./wasm/registerWasmKernels.js";

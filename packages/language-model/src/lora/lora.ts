@@ -1,3 +1,4 @@
+import { tfSeed } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/causalLM.js";
 import { uniqueVariableName } from "../model/variableName.js";
@@ -31,7 +32,7 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
     const bound = 1 / Math.sqrt(inp);
     model.lora.set(module, {
       a: tf.variable(
-        tf.randomUniform([config.r, inp], -bound, bound, "float32", seed * 7919 + i),
+        tf.randomUniform([config.r, inp], -bound, bound, "float32", tfSeed(seed, 7919, i)),
         true,
         uniqueVariableName(`${module}.lora_A`),
       ),

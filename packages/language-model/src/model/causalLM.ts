@@ -8,6 +8,7 @@ import {
   ropeTables,
   siluGate,
   splitHeads,
+  tfSeed,
   tokenCrossEntropy,
 } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
@@ -92,11 +93,7 @@ export class CausalLM {
     parameterSpecs(parsed, { lmHead: !options.backbone }).forEach((spec, i) => {
       params.set(
         spec.name,
-        tf.variable(
-          initialValue(spec, parsed.initializerRange, seed * 100003 + i),
-          true,
-          uniqueVariableName(spec.name),
-        ),
+        tf.variable(initialValue(spec, parsed.initializerRange, tfSeed(seed, i)), true, uniqueVariableName(spec.name)),
       );
     });
     return new CausalLM(parsed, params, options.backbone ?? false);

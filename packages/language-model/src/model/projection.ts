@@ -1,3 +1,4 @@
+import { tfSeed } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 
 /** A LoRA adapter on one projection: y += scaling · dropout(x) Aᵀ Bᵀ (PEFT's layout and names). */
@@ -29,7 +30,15 @@ export function projection(
   let y = tf.matMul(rows, weight, false, true);
   if (bias) y = tf.add(y, bias);
   if (lora) {
-    const input = training && lora.dropout > 0 ? tf.dropout(rows, lora.dropout, undefined, training.dropoutSeed) : rows;
+    const input =
+      training && lora.dropout > 0
+        ? tf.dropout(
+            rows,
+            lora.dropout,
+            undefined,
+            training.dropoutSeed === undefined ? undefined : tfSeed(training.dropoutSeed),
+          )
+        : rows;
     y = tf.add(y, tf.mul(tf.matMul(tf.matMul(input, lora.a, false, true), lora.b, false, true), lora.scaling));
   }
   return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), dout]);
