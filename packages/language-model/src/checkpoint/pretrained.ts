@@ -102,7 +102,7 @@ export async function loadLoraAdapter(model: CausalLM, dir: string): Promise<Lor
         `${weightsFile}: tensor "${name}" has shape [${t.shape.join(", ")}], expected [${target.shape.join(", ")}] (r = ${config.r})`,
       );
     }
-    target.assign(tf.tensor(t.data, target.shape as [number, number]));
+    tf.tidy(() => target.assign(tf.tensor(t.data, target.shape as [number, number])));
     seen.add(`${parsed.module}.${parsed.which}`);
   }
   const missing = targets.flatMap((m) =>

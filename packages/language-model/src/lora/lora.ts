@@ -1,7 +1,7 @@
 import { tfSeed } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/causalLM.js";
-import { uniqueVariableName } from "../model/variableName.js";
+import { namedVariable } from "../model/variableName.js";
 import { isLoraTarget, type LoraConfig, loraScaling } from "./loraConfig.js";
 
 /** Linear modules of the model (full names without ".weight"), in checkpoint order. */
@@ -31,12 +31,11 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
     const [out, inp] = w.shape as [number, number];
     const bound = 1 / Math.sqrt(inp);
     model.lora.set(module, {
-      a: tf.variable(
-        tf.randomUniform([config.r, inp], -bound, bound, "float32", tfSeed(seed, 7919, i)),
-        true,
-        uniqueVariableName(`${module}.lora_A`),
+      a: namedVariable(
+        () => tf.randomUniform([config.r, inp], -bound, bound, "float32", tfSeed(seed, 7919, i)),
+        `${module}.lora_A`,
       ),
-      b: tf.variable(tf.zeros([out, config.r]), true, uniqueVariableName(`${module}.lora_B`)),
+      b: namedVariable(() => tf.zeros([out, config.r]), `${module}.lora_B`),
       scaling: loraScaling(config),
       dropout: config.loraDropout,
     });
@@ -49,7 +48,8 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
 export function mergeLora(model: CausalLM): void {
   for (const [module, adapter] of model.lora) {
     const w = model.params.get(`${module}.weight`) as tf.Variable;
-    w.assign(tf.tidy(() => tf.add(w, tf.mul(tf.matMul(adapter.b, adapter.a), adapter.scaling))));
+    // assign() references its argument: inside the tidy, the new value is freed with the old weight.
+    tf.tidy(() => w.assign(tf.add(w, tf.mul(tf.matMul(adapter.b, adapter.a), adapter.scaling))));
     tf.dispose([adapter.a, adapter.b]);
   }
   model.lora.clear();

@@ -16,7 +16,7 @@ import { type ParameterSpec, parameterSpecs } from "../architectures/architectur
 import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { type LoraAdapter, projection } from "./projection.js";
-import { uniqueVariableName } from "./variableName.js";
+import { namedVariable } from "./variableName.js";
 
 /**
  * The extension point of every attention layer: receives the layer's queries (after RoPE,
@@ -93,7 +93,7 @@ export class CausalLM {
     parameterSpecs(parsed, { lmHead: !options.backbone }).forEach((spec, i) => {
       params.set(
         spec.name,
-        tf.variable(initialValue(spec, parsed.initializerRange, tfSeed(seed, i)), true, uniqueVariableName(spec.name)),
+        namedVariable(() => initialValue(spec, parsed.initializerRange, tfSeed(seed, i)), spec.name),
       );
     });
     return new CausalLM(parsed, params, options.backbone ?? false);
@@ -145,7 +145,10 @@ export class CausalLM {
     const model = new CausalLM(config, params, options.backbone ?? false);
     for (const spec of specs) {
       const t = tensors.get(spec.name)!;
-      params.set(spec.name, tf.variable(tf.tensor(t.data, spec.shape, "float32"), true, uniqueVariableName(spec.name)));
+      params.set(
+        spec.name,
+        namedVariable(() => tf.tensor(t.data, spec.shape, "float32"), spec.name),
+      );
       if (t.dtype) model.sourceDtypes.set(spec.name, t.dtype);
     }
     return model;
