@@ -5,152 +5,20 @@ model.safetensors, and a PEFT LoRA adapter) plus goldens.json with inputs, logit
 gradients, into packages/language-model/test/goldens/<name>/.  CI never runs this: the outputs are
 committed.  Run:  apt-get install python3-torch libopenblas0-pthread;  /usr/bin/python3 tooling/goldens/generate_lm_goldens.py
 
-The model below is written from the published architecture descriptions (LLaMA / Qwen2 as
-implemented by Hugging Face transformers: pre-norm RMSNorm, rotate-half RoPE with optional Llama-3
-frequency scaling, grouped-query attention, SwiGLU MLP, optional q/k/v biases, optional tied
-embeddings, loss = mean next-token cross-entropy with labels shifted by one and -100 ignored).
-It shares no code with the TypeScript implementation.
+The model (torch_llama.py, shared with the other generators here) is written from the published
+architecture descriptions (LLaMA / Qwen2 as implemented by Hugging Face transformers: pre-norm
+RMSNorm, rotate-half RoPE with optional Llama-3 frequency scaling, grouped-query attention, SwiGLU
+MLP, optional q/k/v biases, optional tied embeddings, loss = mean next-token cross-entropy with
+labels shifted by one and -100 ignored). It shares no code with the TypeScript implementation.
 """
-import json, math, os, struct, sys
+import json, os, sys
 import torch
 
-torch.set_default_dtype(torch.float64)  # goldens in float64; the TS side runs float32
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_llama import flat, forward, loss_fn, params_for, random_lora, write_peft_adapter, write_safetensors  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "packages", "language-model", "test", "goldens")
-
-
-def write_safetensors(path, tensors, dtype="F32", metadata=None):
-    """Minimal safetensors writer: 8-byte LE header length, JSON header, raw little-endian data."""
-    names = sorted(tensors)
-    header, blobs, offset = {}, [], 0
-    for n in names:
-        t = tensors[n].detach().to(torch.float32).contiguous()
-        if dtype == "F32":
-            raw = t.numpy().astype("<f4").tobytes()
-        elif dtype == "BF16":
-            raw = t.to(torch.bfloat16).view(torch.int16).numpy().astype("<i2").tobytes()
-        elif dtype == "F16":
-            raw = t.to(torch.float16).numpy().astype("<f2").tobytes()
-        header[n] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    if metadata:
-        header["__metadata__"] = metadata
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def rms_norm(x, w, eps):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
-
-
-def inv_freq(cfg):
-    d = cfg["head_dim"]
-    f = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
-    rs = cfg.get("rope_scaling")
-    if rs:
-        factor, lo, hi, orig = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
-        out = []
-        for v in f.tolist():
-            wl = 2 * math.pi / v
-            if wl < orig / hi:
-                out.append(v)
-            elif wl > orig / lo:
-                out.append(v / factor)
-            else:
-                s = (orig / wl - lo) / (hi - lo)
-                out.append((1 - s) * v / factor + s * v)
-        f = torch.tensor(out)
-    return f
-
-
-def rope(x, cfg):  # x: B H L D
-    L = x.shape[2]
-    ang = torch.arange(L, dtype=torch.float64)[:, None] * inv_freq(cfg)[None, :]
-    cos = torch.cat([ang.cos(), ang.cos()], -1)
-    sin = torch.cat([ang.sin(), ang.sin()], -1)
-    h = x.shape[-1] // 2
-    rot = torch.cat([-x[..., h:], x[..., :h]], -1)
-    return x * cos + rot * sin
-
-
-def linear(x, p, name, lora=None):
-    y = x @ p[name + ".weight"].T
-    if name + ".bias" in p:
-        y = y + p[name + ".bias"]
-    if lora is not None and name in lora["modules"]:
-        a, b = lora["modules"][name]
-        y = y + (x @ a.T @ b.T) * lora["scaling"]
-    return y
-
-
-def forward(cfg, p, ids, mask, lora=None):
-    B, L = ids.shape
-    H, KV, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
-    eps = cfg["rms_norm_eps"]
-    x = p["model.embed_tokens.weight"][ids]
-    causal = torch.triu(torch.ones(L, L, dtype=torch.bool), 1)
-    keymask = mask == 0
-    for i in range(cfg["num_hidden_layers"]):
-        pre = f"model.layers.{i}"
-        h = rms_norm(x, p[pre + ".input_layernorm.weight"], eps)
-        q = linear(h, p, pre + ".self_attn.q_proj", lora).view(B, L, H, D).transpose(1, 2)
-        k = linear(h, p, pre + ".self_attn.k_proj", lora).view(B, L, KV, D).transpose(1, 2)
-        v = linear(h, p, pre + ".self_attn.v_proj", lora).view(B, L, KV, D).transpose(1, 2)
-        q, k = rope(q, cfg), rope(k, cfg)
-        k = k.repeat_interleave(H // KV, 1)
-        v = v.repeat_interleave(H // KV, 1)
-        s = (q @ k.transpose(-1, -2)) / math.sqrt(D)
-        s = s.masked_fill(causal[None, None], float("-inf")).masked_fill(keymask[:, None, None, :], float("-inf"))
-        # Rows with no visible key (padding at the start) would be NaN; they are padding and ignored by the loss.
-        s = torch.where(torch.isinf(s).all(-1, keepdim=True), torch.zeros_like(s), s)
-        a = s.softmax(-1) @ v
-        x = x + linear(a.transpose(1, 2).reshape(B, L, H * D), p, pre + ".self_attn.o_proj", lora)
-        h2 = rms_norm(x, p[pre + ".post_attention_layernorm.weight"], eps)
-        g = linear(h2, p, pre + ".mlp.gate_proj", lora)
-        u = linear(h2, p, pre + ".mlp.up_proj", lora)
-        x = x + linear(torch.nn.functional.silu(g) * u, p, pre + ".mlp.down_proj", lora)
-    x = rms_norm(x, p["model.norm.weight"], eps)
-    head = p["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else p["lm_head.weight"]
-    return x @ head.T
-
-
-def loss_fn(logits, ids, mask):
-    labels = ids.masked_fill(mask == 0, -100)
-    return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100)
-
-
-def params_for(cfg, gen):
-    d, f, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
-    q, kv = cfg["num_attention_heads"] * cfg["head_dim"], cfg["num_key_value_heads"] * cfg["head_dim"]
-    qkv_bias = cfg["model_type"] == "qwen2" or cfg.get("attention_bias", False)
-    o_bias = cfg["model_type"] != "qwen2" and cfg.get("attention_bias", False)
-    n = lambda *s: torch.randn(*s, generator=gen) * 0.2
-    p = {"model.embed_tokens.weight": n(V, d), "model.norm.weight": 1 + n(d) * 0.5}
-    for i in range(cfg["num_hidden_layers"]):
-        pre = f"model.layers.{i}"
-        p[pre + ".input_layernorm.weight"] = 1 + n(d) * 0.5
-        p[pre + ".post_attention_layernorm.weight"] = 1 + n(d) * 0.5
-        for name, o, inp in (("q_proj", q, d), ("k_proj", kv, d), ("v_proj", kv, d), ("o_proj", d, q)):
-            p[f"{pre}.self_attn.{name}.weight"] = n(o, inp)
-            if (name != "o_proj" and qkv_bias) or (name == "o_proj" and o_bias):
-                p[f"{pre}.self_attn.{name}.bias"] = n(o)
-        p[pre + ".mlp.gate_proj.weight"] = n(f, d)
-        p[pre + ".mlp.up_proj.weight"] = n(f, d)
-        p[pre + ".mlp.down_proj.weight"] = n(d, f)
-    if not cfg.get("tie_word_embeddings"):
-        p["lm_head.weight"] = n(V, d)
-    # Round through float32 so the float32 checkpoint holds exactly these values.
-    return {k: v.to(torch.float32).to(torch.float64) for k, v in p.items()}
-
-
-def flat(t):
-    return [float(v) for v in t.detach().reshape(-1).tolist()]
 
 
 def make(name, cfg, lora_targets, checkpoint_dtype="F32"):
@@ -172,13 +40,7 @@ def make(name, cfg, lora_targets, checkpoint_dtype="F32"):
 
     # LoRA adapter with non-zero A and B (a trained adapter), r = 4, alpha = 8.
     r, alpha = 4, 8
-    lora = {"scaling": alpha / r, "modules": {}}
-    for i in range(cfg["num_hidden_layers"]):
-        for t in lora_targets:
-            mod = f"model.layers.{i}.self_attn.{t}" if t.endswith(("q_proj", "k_proj", "v_proj", "o_proj")) else f"model.layers.{i}.mlp.{t}"
-            w = p[mod + ".weight"]
-            lora["modules"][mod] = ((torch.randn(r, w.shape[1], generator=gen) * 0.3).to(torch.float32).to(torch.float64),
-                                    (torch.randn(w.shape[0], r, generator=gen) * 0.3).to(torch.float32).to(torch.float64))
+    lora = random_lora(cfg, p, lora_targets, r, alpha, gen)
     lora_logits = forward(cfg, p, ids, mask, lora)
     merged = dict(p)
     for mod, (a, b) in lora["modules"].items():
@@ -186,17 +48,11 @@ def make(name, cfg, lora_targets, checkpoint_dtype="F32"):
     merged_logits = forward(cfg, merged, ids, mask)
 
     d = os.path.join(OUT, name)
-    os.makedirs(os.path.join(d, "lora"), exist_ok=True)
+    os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     write_safetensors(os.path.join(d, "model.safetensors"), p, checkpoint_dtype, {"format": "pt"})
-    with open(os.path.join(d, "lora", "adapter_config.json"), "w") as f:
-        json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": alpha, "lora_dropout": 0.1,
-                   "target_modules": lora_targets, "bias": "none", "fan_in_fan_out": False, "modules_to_save": None,
-                   "base_model_name_or_path": name}, f, indent=2)
-    write_safetensors(os.path.join(d, "lora", "adapter_model.safetensors"),
-                      {f"base_model.model.{m}.lora_{w}.weight": t for m, (a, b) in lora["modules"].items() for w, t in (("A", a), ("B", b))},
-                      "F32", {"format": "pt"})
+    write_peft_adapter(os.path.join(d, "lora"), lora, lora_targets, r, alpha, name)
     goldens = {
         "generator": "tooling/goldens/generate_lm_goldens.py (PyTorch %s, float64)" % torch.__version__,
         "input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits_shape": list(logits.shape),
