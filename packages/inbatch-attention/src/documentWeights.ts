@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { roundTensorToBfloat16 } from "./bfloat16.js";
 import { safeL2Norm } from "./safeL2Norm.js";
 import { selectTopK } from "./selectTopK.js";
 import { formatShape, requireInteger, requireRank, requireShape, requireTensor } from "./validate.js";
@@ -10,7 +11,17 @@ export interface DocumentWeightsOptions {
   excludeDiagonal?: boolean;
   /** Keep only the k largest weights of each row (renormalised to sum to 1). Default: all. */
   topK?: number;
+  /**
+   * Precision of cos(q, p) before dividing by τ. `float32` (default) keeps it. `bf16` rounds it to
+   * bfloat16 as the official recipe's bf16 run does (spacing 2⁻⁸ on [0.5, 1)): at τ = 1e-4 neighbouring
+   * values then differ by ≥ 39 in the logits, so each W row is one-hot or an exact tie, and the
+   * retriever's gradient comes almost only from ties. The gradient passes the rounding unchanged.
+   */
+  similarityPrecision?: SimilarityPrecision;
 }
+
+export type SimilarityPrecision = "float32" | "bf16";
+export const SIMILARITY_PRECISIONS: readonly SimilarityPrecision[] = ["float32", "bf16"];
 
 const OP = "documentWeights";
 
@@ -42,10 +53,17 @@ export function documentWeights(
     );
   }
   const topK = options.topK === undefined ? candidates : requireInteger(OP, "topK", options.topK, 1, candidates);
+  const precision = options.similarityPrecision ?? "float32";
+  if (!SIMILARITY_PRECISIONS.includes(precision)) {
+    throw new Error(
+      `${OP}: similarityPrecision must be "float32" or "bf16", got ${JSON.stringify(options.similarityPrecision)}`,
+    );
+  }
 
   return tf.tidy(() => {
     const unit = (x: tf.Tensor) => tf.div(x, tf.maximum(safeL2Norm(x), 1e-12)); // as torch F.normalize
-    let logits = tf.div(tf.matMul(unit(queryEmb), unit(passageEmb), false, true), temperature); // [B, B]
+    const cos = tf.matMul(unit(queryEmb), unit(passageEmb), false, true); // [B, B]
+    let logits = tf.div(precision === "bf16" ? roundTensorToBfloat16(cos) : cos, temperature);
     const keep = new Uint8Array(b * b).fill(1);
     if (excludeDiagonal) for (let i = 0; i < b; i++) keep[i * b + i] = 0;
     if (topK < candidates) {

@@ -2,12 +2,19 @@
  * @revela/inbatch-attention — Revela's retrieval-weighted cross-document (in-batch) attention.
  * This file is the package's whole public API.
  */
+
+export { roundToBfloat16 } from "./bfloat16.js";
 export {
   type CrossAttentionImplementation,
   type CrossDocumentAttentionOptions,
   crossDocumentAttention,
   IMPLEMENTATIONS,
 } from "./crossDocumentAttention.js";
-export { type DocumentWeightsOptions, documentWeights } from "./documentWeights.js";
+export {
+  type DocumentWeightsOptions,
+  documentWeights,
+  SIMILARITY_PRECISIONS,
+  type SimilarityPrecision,
+} from "./documentWeights.js";
 export { type DropoutOptions, fillPairMultipliers } from "./dropoutMask.js";
 export { MASKED_SCORE, VALUE_NORM_EPSILON } from "./problem.js";

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { documentWeights } from "../src/index.js";
+import { documentWeights, roundToBfloat16 } from "../src/index.js";
 import { describeEachBackend } from "./support/backends.js";
 import {
   dot,
@@ -21,6 +21,16 @@ function weights(options: Parameters<typeof documentWeights>[2], q = qe, p = pe)
     () => documentWeights(tf.tensor2d(q, [B, D]), tf.tensor2d(p, [B, D]), options).dataSync() as Float32Array,
   );
 }
+
+it("roundToBfloat16 keeps 8 significant bits, rounding half to even", () => {
+  expect(roundToBfloat16(1)).toBe(1);
+  expect(roundToBfloat16(1 + 2 ** -8)).toBe(1); // halfway: to the even neighbour 1
+  expect(roundToBfloat16(1 + 3 * 2 ** -8)).toBe(1 + 2 ** -6); // halfway: to the even neighbour 1 + 2⁻⁶
+  expect(roundToBfloat16(1 + 2 ** -8 + 2 ** -12)).toBe(1 + 2 ** -7); // above halfway: up
+  expect(roundToBfloat16(-0.7)).toBe(-0.69921875);
+  expect(roundToBfloat16(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
+  expect(roundToBfloat16(Number.NaN)).toBeNaN();
+});
 
 describeEachBackend("documentWeights", () => {
   for (const temperature of [0.5, 0.05, 1e-4]) {
@@ -95,6 +105,49 @@ describeEachBackend("documentWeights", () => {
   });
   afterAll(() => a.dispose());
 
+  it("similarityPrecision bf16: cos rounded to bfloat16 (half to even), so near-equal rows tie exactly at τ = 1e-4", () => {
+    // Two passages at cos 0.899 and 0.8995: 5 nats apart at τ = 1e-4 in float32, but both round to the
+    // bfloat16 0.8984375 (spacing 2⁻⁸ on [0.5, 1)), so bf16 ties them exactly.
+    const unitAt = (c: number) => [c, Math.sqrt(1 - c * c), 0];
+    const q = [...unitAt(1), ...unitAt(1), ...unitAt(1)];
+    const p = [...unitAt(0), ...unitAt(0.899), ...unitAt(0.8995)];
+    const run = (similarityPrecision: "float32" | "bf16") =>
+      tf.tidy(() =>
+        Array.from(
+          documentWeights(tf.tensor2d(q, [3, 3]), tf.tensor2d(p, [3, 3]), {
+            temperature: 1e-4,
+            similarityPrecision,
+          }).dataSync(),
+        ),
+      );
+    const f32 = run("float32");
+    expect(f32[0]).toBe(0);
+    expect(f32[2]).toBeGreaterThan(0.99);
+    expect(run("bf16").slice(0, 3)).toEqual([0, 0.5, 0.5]);
+  });
+
+  it("similarityPrecision bf16 passes the gradient straight through the rounding", () => {
+    const g = seededValues([B, B], 33);
+    const grads = (similarityPrecision: "float32" | "bf16") =>
+      tf.tidy(() => {
+        const f = (q: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              documentWeights(q, tf.tensor2d(pe, [B, D]), { temperature: 0.5, similarityPrecision }),
+              tf.tensor2d(g, [B, B]),
+            ),
+          );
+        return tf
+          .grad(f)(tf.tensor2d(qe, [B, D]))
+          .dataSync() as Float32Array;
+      });
+    const f32 = grads("float32");
+    const bf16 = grads("bf16");
+    // Not identical (the forward values differ by the rounding), but the same gradient to bf16 precision.
+    expect(maxAbsDiff(f32, bf16)).toBeLessThan(0.02 * maxAbs(f32));
+    expect(maxAbs(bf16)).toBeGreaterThan(0.1);
+  });
+
   it("names the shapes and options it rejects", () => {
     expect(() => documentWeights(a, tf.zeros([3, 8]))).toThrow(
       /documentWeights: passageEmb must have shape \[4, 8\] \(must match queryEmb \[4, 8\]\), got \[3, 8\]/,
@@ -107,5 +160,8 @@ describeEachBackend("documentWeights", () => {
     );
     expect(() => documentWeights(a, a, { temperature: 0 })).toThrow(/temperature must be a positive finite number/);
     expect(() => documentWeights(a, a, { topK: 4 })).toThrow(/topK must be an integer from 1 to 3, got 4/);
+    expect(() => documentWeights(a, a, { similarityPrecision: "fp8" as "bf16" })).toThrow(
+      /similarityPrecision must be "float32" or "bf16", got "fp8"/,
+    );
   });
 });

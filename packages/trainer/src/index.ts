@@ -4,7 +4,7 @@
  */
 export { ContrastiveTrainer, type ContrastiveTrainerOptions } from "./baselines/contrastiveTrainer.js";
 export { ReplugTrainer, type ReplugTrainerOptions } from "./baselines/replugTrainer.js";
-export { Bm25NeighbourBatcher } from "./data/bm25NeighbourBatcher.js";
+export { Bm25NeighbourBatcher, type Bm25NeighbourBatcherOptions } from "./data/bm25NeighbourBatcher.js";
 export { type ChunkOptions, chunkCorpus, chunkDocument } from "./data/chunkDocument.js";
 export { type BatcherOptions, ConsecutiveBatcher } from "./data/consecutiveBatcher.js";
 export { CorpusFormatError } from "./data/corpusFormatError.js";
@@ -17,7 +17,14 @@ export { LanguageModelTrainer, type LanguageModelTrainerOptions } from "./lm/lan
 export { AdamW, type AdamWOptions, type ParamGroup } from "./optim/adamW.js";
 export { clipGradNorm } from "./optim/clipGradNorm.js";
 export { GradientAccumulator } from "./optim/gradientAccumulator.js";
-export { LrSchedule, type LrScheduleKind, type LrScheduleOptions } from "./optim/lrSchedule.js";
+export {
+  LrSchedule,
+  type LrScheduleKind,
+  type LrScheduleOptions,
+  WARMUP_SHAPES,
+  type WarmupShape,
+} from "./optim/lrSchedule.js";
+export { PAPER_RECIPE, type RevelaRecipe } from "./recipe/paperRecipe.js";
 export {
   type BatchTokenizers,
   buildRevelaBatch,

@@ -64,6 +64,40 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     parse: nameList,
     configKey: "model.loraTargets",
   },
+  {
+    flags: "--recipe <name>",
+    description:
+      "settings preset: paper (the official recipe; the default with --model) or scratch (small from-scratch model; the default without)",
+    parse: nonEmptyText,
+    configKey: "recipe",
+    choices: ["paper", "scratch"],
+  },
+  {
+    flags: "--temperature <tau>",
+    description: "τ of the document weights W = softmax(cos/τ) (paper 1e-4)",
+    parse: positiveNumber,
+    configKey: "train.temperature",
+  },
+  {
+    flags: "--accumulation-steps <n>",
+    description: "batches per optimizer update, each its own in-batch group (paper 32)",
+    parse: positiveInteger,
+    configKey: "train.accumulationSteps",
+  },
+  {
+    flags: "--batching <kind>",
+    description: "how batches are formed: bm25 (a chunk and its BM25 neighbours, paper) or consecutive",
+    parse: nonEmptyText,
+    configKey: "train.batching",
+    choices: ["bm25", "consecutive"],
+  },
+  {
+    flags: "--similarity-precision <p>",
+    description: "precision of cos(q, p) before /τ: bf16 (as the paper's bf16 run) or float32",
+    parse: nonEmptyText,
+    configKey: "train.similarityPrecision",
+    choices: ["bf16", "float32"],
+  },
   { flags: "--seed <n>", description: "random seed", parse: nonNegativeInteger, configKey: "seed" },
   {
     flags: "--backend <name>",

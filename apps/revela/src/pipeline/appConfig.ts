@@ -1,4 +1,4 @@
-import { type JsonObject, resolveRunConfig } from "@revela/trainer";
+import { type JsonObject, PAPER_RECIPE, resolveRunConfig } from "@revela/trainer";
 
 /**
  * Everything the default pipeline does is set here; `revela train` flags and `--config` files
@@ -6,6 +6,14 @@ import { type JsonObject, resolveRunConfig } from "@revela/trainer";
  * 20-minute budget: a small from-scratch LLaMA with a compacted Llama-3 vocabulary.
  */
 export interface AppConfig {
+  /**
+   * The preset under the config file and flags: `paper` = the official recipe (PAPER_RECIPE of
+   * @revela/trainer: τ 1e-4, bf16 similarities, LoRA r 256 / alpha 64 / dropout 0.1, lr 1e-4 for
+   * both models, no weight decay, log warm-up over 100 updates then linear decay, 32 batches per
+   * update, BM25-neighbour groups, 157/156-token views); `scratch` = settings for a small
+   * from-scratch model on a CPU budget. null = `paper` with --model, `scratch` without.
+   */
+  recipe: "paper" | "scratch" | null;
   /** BEIR dataset directory; null = the SciFact copy embedded in the app. */
   data: string | null;
   split: string;
@@ -23,6 +31,8 @@ export interface AppConfig {
     /** LoRA on a pretrained model (as the paper: r 256 on q,k,v,o,gate,up,down); r 0 = full fine-tuning. */
     loraR: number;
     loraAlpha: number;
+    /** LoRA dropout, active in training steps (official 0.1). */
+    loraDropout: number;
     loraTargets: string[];
     /** From-scratch shape. */
     hiddenSize: number;
@@ -37,14 +47,23 @@ export interface AppConfig {
     /** Step cap (the time budget usually stops training first). */
     steps: number;
     batchSize: number;
+    /** Batches per optimizer update, each its own in-batch group (official 32). */
+    accumulationSteps: number;
+    /** `consecutive`: consecutive chunks of documents; `bm25`: a chunk and its BM25 neighbours from other documents (official). */
+    batching: "consecutive" | "bm25";
     chunkWords: number;
+    /** LM input: BOS + text cut to this many tokens (official 156). */
     maxLmTokens: number;
+    /** Retriever training views: tokens including prefix and EOS (official 157). */
+    maxRetrieverTokens: number;
     /**
      * τ of W = softmax(cos/τ). The paper's 1e-4 suits pretrained retrievers whose cosines spread; a
      * from-scratch retriever's cosines start nearly equal, and so tiny a τ would make W one-hot
      * with a vanishing gradient — hence a larger default here.
      */
     temperature: number;
+    /** cos(q, p) before /τ: `bf16` rounds as the official bf16 run does (W one-hot or exact ties at τ 1e-4). */
+    similarityPrecision: "float32" | "bf16";
     implementation: "dense" | "streaming" | "topk";
     topK: number;
     valueNorm: boolean;
@@ -52,7 +71,11 @@ export interface AppConfig {
     retrieverLr: number;
     lmLr: number;
     weightDecay: number;
+    /** Warm-up length in optimizer updates, and its shape (`log` = DeepSpeed's, the official one). */
     warmupSteps: number;
+    warmup: "linear" | "log";
+    /** After warm-up: `constant`, or `linear` to 0 at the step cap (official; a time budget may stop first). */
+    decay: "constant" | "linear";
     maxGradNorm: number;
     freezeLm: boolean;
     /**
@@ -86,6 +109,7 @@ export interface AppConfig {
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = {
+  recipe: null,
   data: null,
   split: "test",
   out: "revela-output",
@@ -97,6 +121,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     dir: null,
     loraR: 0,
     loraAlpha: 16,
+    loraDropout: 0,
     loraTargets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     hiddenSize: 128,
     layers: 2,
@@ -108,9 +133,13 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   train: {
     steps: 2000,
     batchSize: 16,
+    accumulationSteps: 1,
+    batching: "consecutive",
     chunkWords: 120,
     maxLmTokens: 128,
+    maxRetrieverTokens: 157,
     temperature: 0.02,
+    similarityPrecision: "float32",
     implementation: "streaming",
     topK: 2,
     valueNorm: true,
@@ -119,6 +148,8 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     lmLr: 1e-3,
     weightDecay: 0.01,
     warmupSteps: 20,
+    warmup: "linear",
+    decay: "constant",
     maxGradNorm: 1,
     freezeLm: false,
     lmWarmupShare: 0.4,
@@ -128,20 +159,66 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   eval: { maxDocTokens: 256, batchSize: 32, hybrid: true },
 };
 
+/** What the `paper` recipe sets (from PAPER_RECIPE); every other key keeps the app default. */
+export const PAPER_PRESET = {
+  model: {
+    loraR: PAPER_RECIPE.lora.r,
+    loraAlpha: PAPER_RECIPE.lora.alpha,
+    loraDropout: PAPER_RECIPE.lora.dropout,
+    loraTargets: [...PAPER_RECIPE.lora.targets],
+  },
+  train: {
+    batchSize: PAPER_RECIPE.batchSize,
+    accumulationSteps: PAPER_RECIPE.accumulationSteps,
+    batching: PAPER_RECIPE.batching,
+    maxLmTokens: PAPER_RECIPE.maxLmTokens,
+    maxRetrieverTokens: PAPER_RECIPE.maxRetrieverTokens,
+    temperature: PAPER_RECIPE.temperature,
+    similarityPrecision: PAPER_RECIPE.similarityPrecision,
+    implementation: "streaming", // the official all-pairs sum; dense's memory grows with B²
+    valueNorm: PAPER_RECIPE.valueNorm,
+    dualLoss: PAPER_RECIPE.dualLoss,
+    retrieverLr: PAPER_RECIPE.retrieverLr,
+    lmLr: PAPER_RECIPE.lmLr,
+    weightDecay: PAPER_RECIPE.weightDecay,
+    warmupSteps: PAPER_RECIPE.warmupSteps,
+    warmup: PAPER_RECIPE.warmup,
+    decay: PAPER_RECIPE.decay,
+    maxGradNorm: PAPER_RECIPE.maxGradNorm,
+    lmWarmupShare: 0,
+  },
+} as const;
+
 /**
- * Defaults ← config file ← `key.path=value` overrides (the CLI's flags), validated by key and type.
+ * Defaults ← recipe preset ← config file ← `key.path=value` overrides (the CLI's flags), validated
+ * by key and type. The recipe is itself a key: resolved once without a preset to learn it.
  */
 export function resolveAppConfig(
   options: { file?: string; overrides?: string[]; values?: Record<string, unknown> } = {},
 ): AppConfig {
-  const merged = resolveRunConfig(DEFAULT_APP_CONFIG as unknown as JsonObject, {
+  const layers = {
     ...(options.file ? { file: options.file } : {}),
     ...(options.values ? { values: options.values as JsonObject } : {}),
     ...(options.overrides ? { overrides: options.overrides } : {}),
-  }) as unknown as AppConfig;
+  };
+  const first = resolveRunConfig(DEFAULT_APP_CONFIG as unknown as JsonObject, layers) as unknown as AppConfig;
+  if (first.recipe !== null && first.recipe !== "paper" && first.recipe !== "scratch") {
+    throw new Error(`config: recipe must be "paper", "scratch" or null, got ${JSON.stringify(first.recipe)}`);
+  }
+  const recipe = first.recipe ?? (first.model.dir ? "paper" : "scratch");
+  const base =
+    recipe === "paper"
+      ? resolveRunConfig(DEFAULT_APP_CONFIG as unknown as JsonObject, { values: PAPER_PRESET as unknown as JsonObject })
+      : (DEFAULT_APP_CONFIG as unknown as JsonObject);
+  const merged = resolveRunConfig(base, layers) as unknown as AppConfig;
+  merged.recipe = recipe;
   const choices: [string, unknown, readonly string[]][] = [
     ["train.implementation", merged.train.implementation, ["dense", "streaming", "topk"]],
     ["train.retrieverInit", merged.train.retrieverInit, ["lm", "random"]],
+    ["train.batching", merged.train.batching, ["consecutive", "bm25"]],
+    ["train.similarityPrecision", merged.train.similarityPrecision, ["float32", "bf16"]],
+    ["train.warmup", merged.train.warmup, ["linear", "log"]],
+    ["train.decay", merged.train.decay, ["constant", "linear"]],
   ];
   for (const [key, value, allowed] of choices) {
     if (!allowed.includes(value as string)) {

@@ -69,7 +69,10 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
   const m = config.model;
   const loraConfig =
     m.loraR > 0
-      ? parseLoraConfig({ r: m.loraR, lora_alpha: m.loraAlpha, target_modules: m.loraTargets }, "model.lora* settings")
+      ? parseLoraConfig(
+          { r: m.loraR, lora_alpha: m.loraAlpha, lora_dropout: m.loraDropout, target_modules: m.loraTargets },
+          "model.lora* settings",
+        )
       : null;
   const loraFor = (model: CausalLM, seed: number) => {
     if (loraConfig) enableLora(model, loraConfig, { seed });
@@ -86,7 +89,7 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
         loraFor(await loadPretrained(m.dir as string, { backbone: true }), config.seed + 13),
       tokenizerDir: m.dir,
       loraConfig,
-      description: `${lm.config.architecture} from ${m.dir}${m.loraR > 0 ? `, LoRA r=${m.loraR} α=${m.loraAlpha}` : ", all weights"}`,
+      description: `${lm.config.architecture} from ${m.dir}${m.loraR > 0 ? `, LoRA r=${m.loraR} α=${m.loraAlpha} dropout ${m.loraDropout}` : ", all weights"}`,
     };
   }
   const tokenizerDir = llama3TokenizerDir();

@@ -8,6 +8,7 @@ import { DenseEncoder, Retriever, saveRetriever } from "@revela/retriever";
 import {
   type Batch,
   type BatchTokenizers,
+  Bm25NeighbourBatcher,
   type Chunk,
   ConsecutiveBatcher,
   ContrastiveTrainer,
@@ -120,11 +121,22 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     lmEncode: (t) => models.tokenizer.encode(t),
     lmEosTokenId: models.tokenizer.eosTokenId,
     lmPadTokenId: models.tokenizer.padTokenId,
-    retrieverTokenize: (t, kind, o) => retriever.tokenize(t, kind, o ?? {}),
+    // Training views are as long as the recipe says, evaluation documents as eval.maxDocTokens.
+    retrieverTokenize: (t, kind, o) =>
+      retriever.tokenize(t, kind, { ...o, maxLength: config.train.maxRetrieverTokens }),
     retrieverPadTokenId: models.tokenizer.padTokenId,
   };
-  const schedule = () => new LrSchedule({ kind: "constant", warmupSteps: config.train.warmupSteps });
   const t = config.train;
+  // Updates, not batches: with accumulation the step cap holds steps / accumulationSteps updates.
+  const schedule = () =>
+    new LrSchedule({
+      kind: t.decay,
+      warmup: t.warmup,
+      warmupSteps: t.warmupSteps,
+      ...(t.decay === "linear"
+        ? { totalSteps: Math.max(t.warmupSteps + 1, Math.ceil(t.steps / t.accumulationSteps)) }
+        : {}),
+    });
 
   const initFromLm = !config.model.dir && t.lmWarmupShare > 0 && t.retrieverInit === "lm";
   // Budget. The contrastive baseline runs as many steps as Revela, each a single retriever pass
@@ -148,7 +160,10 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       runDir,
       config: config as unknown as Parameters<typeof runTraining>[0]["config"],
       trainer,
-      batches: new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed }),
+      batches:
+        t.batching === "bm25"
+          ? new Bm25NeighbourBatcher(chunks, { batchSize: t.batchSize, seed: config.seed, otherDocuments: true })
+          : new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed }),
       steps,
       ...(minutes !== undefined ? { maxMinutes: minutes } : {}),
       checkpointEvery: Math.max(50, steps),
@@ -209,7 +224,10 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       topK: t.topK,
       valueNorm: t.valueNorm,
       dualLoss: t.dualLoss,
+      similarityPrecision: t.similarityPrecision,
     },
+    accumulationSteps: t.accumulationSteps,
+    seed: config.seed,
     maxLmTokens: t.maxLmTokens,
     retrieverLr: t.retrieverLr,
     lmLr: t.lmLr,

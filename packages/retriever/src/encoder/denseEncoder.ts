@@ -38,10 +38,20 @@ export class DenseEncoder {
     this.options = resolveEncoderOptions(options);
   }
 
-  /** [B, L] token ids + mask → [B, d] embeddings (normalised if configured). Differentiable. */
-  embed(inputIds: tf.Tensor, attentionMask: tf.Tensor): tf.Tensor2D {
+  /**
+   * [B, L] token ids + mask → [B, d] embeddings (normalised if configured). Differentiable.
+   * `training` turns LoRA dropout on (seeded), as a training step wants.
+   */
+  embed(
+    inputIds: tf.Tensor,
+    attentionMask: tf.Tensor,
+    options: { training?: { dropoutSeed?: number } } = {},
+  ): tf.Tensor2D {
     return tf.tidy(() => {
-      const { lastHiddenState } = this.backbone.forward(inputIds, attentionMask, { returnLogits: false });
+      const { lastHiddenState } = this.backbone.forward(inputIds, attentionMask, {
+        returnLogits: false,
+        ...(options.training ? { training: options.training } : {}),
+      });
       const pooled = pool(lastHiddenState, attentionMask, this.options.pooling);
       if (!this.options.normalize) return pooled;
       return tf.div(pooled, tf.maximum(tf.norm(pooled, 2, 1, true), 1e-12)) as tf.Tensor2D;
@@ -51,12 +61,19 @@ export class DenseEncoder {
   /**
    * Token ids of a text as the encoder sees it: prefix + text tokenized together (as
    * `tokenizer(prefix + text)` would: "query: " + "Hello" is not "query: " then "Hello"),
-   * truncated so that EOS still fits, EOS appended. `queryView` keeps only the first `queryRatio`
-   * (rounded up, at least one) of the text's own tokens — the paper's training query, the first half
-   * of a chunk. The text's tokens are those after the longest run the joint encoding shares with the
-   * prefix's own encoding (BOS included).
+   * truncated so that EOS still fits, EOS appended.
+   *
+   * `queryView` is Revela's training query (official `collator.py`, LLMEnhancedCollator, "first
+   * half"): the truncated sequence — BOS and prefix included — is cut to its first
+   * ⌊queryRatio · length⌋ ids, then EOS is appended. The ratio applies to the whole sequence, not
+   * to the text alone, exactly as the official collator does. `maxLength` overrides the encoder's
+   * own for this call (training views are shorter than evaluation documents in the official recipe).
    */
-  tokenize(text: string, kind: "query" | "passage", options: { queryView?: boolean } = {}): number[] {
+  tokenize(
+    text: string,
+    kind: "query" | "passage",
+    options: { queryView?: boolean; maxLength?: number } = {},
+  ): number[] {
     const tok = this.requireTokenizer("tokenize");
     if (typeof text !== "string") throw new Error(`DenseEncoder.tokenize: text must be a string, got ${typeof text}`);
     if (kind !== "query" && kind !== "passage") {
@@ -65,16 +82,15 @@ export class DenseEncoder {
     const eos = tok.eosTokenId;
     if (eos === null) throw new Error("DenseEncoder: the tokenizer has no EOS token, which eos pooling needs");
     const prefix = kind === "query" ? this.options.queryPrefix : this.options.passagePrefix;
-    let ids = tok.encode(prefix + text);
+    const maxLength = options.maxLength ?? this.options.maxLength;
+    if (!Number.isInteger(maxLength) || maxLength < 2)
+      throw new Error(`DenseEncoder.tokenize: maxLength must be an integer ≥ 2, got ${String(options.maxLength)}`);
+    let ids = tok.encode(prefix + text).slice(0, maxLength - 1);
     if (options.queryView) {
-      const prefixIds = tok.encode(prefix);
-      let shared = 0;
-      while (shared < prefixIds.length && shared < ids.length && prefixIds[shared] === ids[shared]) shared++;
-      const body = ids.length - shared;
-      // ε: 10 × 0.3 is 3.0000000000000004 in float64, which must not round up to 4.
-      ids = ids.slice(0, shared + Math.ceil(body * this.options.queryRatio - 1e-9));
+      // int() in Python truncates; ε keeps 10 × 0.3 = 3.0000000000000004 from flooring to 3 by luck only.
+      // At least one id survives so that the view is never EOS alone.
+      ids = ids.slice(0, Math.max(1, Math.floor(ids.length * this.options.queryRatio + 1e-9)));
     }
-    ids = ids.slice(0, this.options.maxLength - 1);
     ids.push(eos);
     return ids;
   }

@@ -36,14 +36,32 @@ describe("DenseEncoder.tokenize", () => {
     ]);
   });
 
-  it("query view keeps the prefix and the first half (rounded up) of the text's tokens", () => {
+  it("query view is the official collator's: the first ⌊0.5·len⌋ ids of BOS + prefix + text, then EOS", () => {
     const tok = retriever.tokenizer;
     const text = CORPUS[3] as string;
     const full = tok.encode(`query: ${text}`);
-    const prefixLength = 2; // "query", ":" — the space merges into the first word
-    const body = full.length - prefixLength;
     const view = retriever.encoder.tokenize(text, "query", { queryView: true });
-    expect(view).toEqual([...full.slice(0, prefixLength + Math.ceil(body / 2)), tok.eosTokenId]);
+    // The ratio applies to the whole sequence (prefix included), not to the text's own tokens.
+    expect(view).toEqual([...full.slice(0, Math.floor(full.length / 2)), tok.eosTokenId]);
+  });
+
+  it("query view halves after truncation to maxLength − 1, as the collator truncates before halving", async () => {
+    const short = await tinyRetriever({ maxLength: 8 });
+    const full = short.tokenizer.encode(`query: ${CORPUS[3] as string}`);
+    expect(full.length).toBeGreaterThan(7);
+    const view = short.encoder.tokenize(CORPUS[3] as string, "query", { queryView: true });
+    expect(view).toEqual([...full.slice(0, 3), short.tokenizer.eosTokenId]); // ⌊7 / 2⌋ = 3
+  });
+
+  it("takes a per-call maxLength (training views) and refuses a bad one", () => {
+    const ids = retriever.encoder.tokenize(CORPUS[3] as string, "passage", { maxLength: 5 });
+    expect(ids).toEqual([
+      ...retriever.tokenizer.encode(`passage: ${CORPUS[3] as string}`).slice(0, 4),
+      retriever.tokenizer.eosTokenId,
+    ]);
+    expect(() => retriever.encoder.tokenize("x", "passage", { maxLength: 1 })).toThrow(
+      /maxLength must be an integer ≥ 2, got 1/,
+    );
   });
 
   it("truncates so that EOS still fits in maxLength", async () => {

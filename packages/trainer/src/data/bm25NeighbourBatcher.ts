@@ -1,6 +1,16 @@
 import bm25 from "wink-bm25-text-search";
 import { bm25Terms } from "./bm25Terms.js";
 import type { BatcherOptions } from "./consecutiveBatcher.js";
+
+export interface Bm25NeighbourBatcherOptions extends BatcherOptions {
+  /**
+   * Neighbours only from other documents than the seed chunk's (default false): the paper's groups
+   * pair a text with BM25 hits from the rest of the corpus, so a chunk's own document cannot fill
+   * its batch with the easy, same-document continuations.
+   */
+  otherDocuments?: boolean;
+}
+
 import { batcherFingerprint, epochBatchSizes, requireBatcherInputs, requireBatcherState } from "./epochLayout.js";
 import { SeededRandom } from "./seededRandom.js";
 import type { Batch, BatcherState, BatchSource, Chunk, RngState } from "./types.js";
@@ -26,6 +36,7 @@ export class Bm25NeighbourBatcher implements BatchSource<Batch> {
   private readonly fingerprint: string;
   /** Absent when there are fewer than 3 chunks, the least wink-bm25 can index; batches are then random. */
   private readonly engine: Engine | undefined;
+  private readonly otherDocuments: boolean;
   private epoch = 0;
   private position = 0;
   private epochStart: RngState;
@@ -35,15 +46,20 @@ export class Bm25NeighbourBatcher implements BatchSource<Batch> {
   private slot = new Int32Array(0);
   private used = new Uint8Array(0);
 
-  constructor(chunks: readonly Chunk[], options: BatcherOptions = {}) {
+  constructor(chunks: readonly Chunk[], options: Bm25NeighbourBatcherOptions = {}) {
     const op = "Bm25NeighbourBatcher";
     const batchSize = options.batchSize ?? 16;
     requireBatcherInputs(op, chunks, batchSize);
+    if (options.otherDocuments !== undefined && typeof options.otherDocuments !== "boolean")
+      throw new Error(
+        `${op}: options.otherDocuments must be true or false, got ${JSON.stringify(options.otherDocuments)}`,
+      );
+    this.otherDocuments = options.otherDocuments ?? false;
     this.batchSize = batchSize;
     this.chunks = [...chunks];
     this.sizes = epochBatchSizes(chunks.length, batchSize);
     this.batchesPerEpoch = this.sizes.length;
-    this.fingerprint = batcherFingerprint("bm25", batchSize, chunks);
+    this.fingerprint = batcherFingerprint(this.otherDocuments ? "bm25-other-docs" : "bm25", batchSize, chunks);
     if (chunks.length >= 3) {
       const engine = bm25();
       engine.defineConfig({ fldWeights: { text: 1 }, bm25Params: { k1: 1.2, b: 0.75, k: 1 }, ovFldNames: ["n"] });
@@ -79,10 +95,14 @@ export class Bm25NeighbourBatcher implements BatchSource<Batch> {
     this.take(seed);
     const members = [seed];
     if (this.engine) {
+      const seedDoc = (this.chunks[seed] as Chunk).docId;
+      const chunks = this.chunks;
+      const other = this.otherDocuments;
       const hits = this.engine.search(
         (this.chunks[seed] as Chunk).text,
         size - 1,
-        (fields, used: Uint8Array) => used[fields.n as number] === 0,
+        (fields, used: Uint8Array) =>
+          used[fields.n as number] === 0 && !(other && (chunks[fields.n as number] as Chunk).docId === seedDoc),
         this.used,
       );
       for (const [id] of hits) {

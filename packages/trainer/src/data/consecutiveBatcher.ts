@@ -10,7 +10,8 @@ export interface BatcherOptions {
 }
 
 /**
- * The paper's batches: each epoch, documents in a seeded shuffled order, their chunks laid out
+ * Cheap topical batches of our own (not the paper's, which are BM25 groups: see
+ * Bm25NeighbourBatcher): each epoch, documents in a seeded shuffled order, their chunks laid out
  * consecutively (a document's chunks stay together, in order), cut into batches of B, then shuffled
  * inside each batch — so a batch holds the chunks of a few documents, i.e. a few topics. Every chunk
  * appears exactly once per epoch; a remainder of one chunk joins the last full batch (B + 1), see

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import type { TensorRecord } from "../run/checkpointData.js";
 
 /**
  * Sums gradients over micro-batches and hands back their mean, so that B chunks processed as k
@@ -69,6 +70,33 @@ export class GradientAccumulator {
     this.sums = undefined;
     this.shapes.clear();
     this.n = 0;
+  }
+
+  /** The running sums off the device (copies) and how many micro-batches they hold — for checkpoints. */
+  exportSums(): { count: number; tensors: Record<string, TensorRecord> } {
+    const tensors: Record<string, TensorRecord> = {};
+    for (const [name, sum] of Object.entries(this.sums ?? {})) {
+      tensors[name] = { shape: [...sum.shape], data: (sum.dataSync() as Float32Array).slice() };
+    }
+    return { count: this.n, tensors };
+  }
+
+  /** Replaces the state with `exportSums` output (count 0 = empty), so a resumed run adds to the same sums. */
+  importSums(state: { count: number; tensors: Record<string, TensorRecord> }): void {
+    const op = "GradientAccumulator.importSums";
+    const names = Object.keys(state.tensors);
+    if (!Number.isInteger(state.count) || state.count < 0)
+      throw new Error(`${op}: count must be a non-negative integer, got ${String(state.count)}`);
+    if ((state.count === 0) !== (names.length === 0))
+      throw new Error(`${op}: count ${state.count} with ${names.length} gradient sums; both must be zero or neither`);
+    this.reset();
+    if (state.count === 0) return;
+    this.sums = {};
+    for (const [name, r] of Object.entries(state.tensors)) {
+      this.sums[name] = tf.tensor(r.data, r.shape, "float32");
+      this.shapes.set(name, [...r.shape]);
+    }
+    this.n = state.count;
   }
 
   dispose(): void {

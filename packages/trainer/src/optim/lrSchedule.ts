@@ -1,9 +1,17 @@
 export type LrScheduleKind = "linear" | "cosine" | "constant";
+export type WarmupShape = "linear" | "log";
+export const WARMUP_SHAPES: readonly WarmupShape[] = ["linear", "log"];
 
 export interface LrScheduleOptions {
   kind: LrScheduleKind;
-  /** Steps of linear warm-up from lr/warmupSteps to the peak lr. Default 0. */
+  /** Steps of warm-up to the peak lr. Default 0. */
   warmupSteps?: number;
+  /**
+   * Shape of the warm-up. `linear` (default): t / warmupSteps. `log`: ln t / ln warmupSteps —
+   * DeepSpeed's WarmupDecayLR default (warmup_type "log"), which the official Revela recipe uses
+   * through ds_zero3_config.json; it starts at 0 and rises steeply (half the peak by update √W).
+   */
+  warmup?: WarmupShape;
   /** Step at which the decay reaches the floor (linear and cosine; required for them). */
   totalSteps?: number;
   /** Final learning rate as a fraction of the peak, in [0, 1]. Default 0. */
@@ -13,7 +21,8 @@ export interface LrScheduleOptions {
 /**
  * Learning-rate multiplier per step (the peak is each parameter group's own lr). Steps count from 1
  * — step t is the t-th optimizer update — so warm-up step t uses t / warmupSteps and the first update
- * is never wasted at lr 0 (as Hugging Face's step-0 convention does). After warm-up, over
+ * is never wasted at lr 0 (as Hugging Face's step-0 convention does) — except with the official
+ * recipe's `log` warm-up, whose first factor is ln 1 = 0 as in DeepSpeed. After warm-up, over
  * p = (t − warmupSteps) / (totalSteps − warmupSteps):
  * linear: floor + (1 − floor)(1 − p); cosine: floor + (1 − floor)(1 + cos πp)/2; constant: 1.
  * Past totalSteps the multiplier stays at the floor.
@@ -21,6 +30,7 @@ export interface LrScheduleOptions {
 export class LrSchedule {
   readonly kind: LrScheduleKind;
   readonly warmupSteps: number;
+  readonly warmup: WarmupShape;
   readonly totalSteps: number;
   readonly floor: number;
 
@@ -35,6 +45,13 @@ export class LrSchedule {
     const warmupSteps = options.warmupSteps ?? 0;
     if (!Number.isInteger(warmupSteps) || warmupSteps < 0) {
       throw new Error(`${op}: options.warmupSteps must be a non-negative integer, got ${String(warmupSteps)}`);
+    }
+    const warmup = options.warmup ?? "linear";
+    if (!WARMUP_SHAPES.includes(warmup)) {
+      throw new Error(`${op}: options.warmup must be "linear" or "log", got ${JSON.stringify(options.warmup)}`);
+    }
+    if (warmup === "log" && warmupSteps < 2) {
+      throw new Error(`${op}: a "log" warm-up needs warmupSteps ≥ 2 (ln 1 = 0), got ${warmupSteps}`);
     }
     const floor = options.floor ?? 0;
     if (typeof floor !== "number" || !(floor >= 0 && floor <= 1)) {
@@ -53,6 +70,7 @@ export class LrSchedule {
     }
     this.kind = options.kind;
     this.warmupSteps = warmupSteps;
+    this.warmup = warmup;
     this.totalSteps = totalSteps;
     this.floor = floor;
   }
@@ -62,7 +80,11 @@ export class LrSchedule {
     if (!Number.isInteger(step) || step < 1) {
       throw new Error(`LrSchedule.factor: step must be an integer ≥ 1 (updates count from 1), got ${String(step)}`);
     }
-    if (step <= this.warmupSteps) return step / this.warmupSteps;
+    if (step <= this.warmupSteps) {
+      // DeepSpeed's log warm-up at its iteration t − 1: ln(t) / ln(W). Its first update is at lr 0;
+      // DeepSpeed versions differ by one iteration here, immaterial over hundreds of updates.
+      return this.warmup === "log" ? Math.log(step) / Math.log(this.warmupSteps) : step / this.warmupSteps;
+    }
     if (this.kind === "constant") return 1;
     const p = Math.min(1, (step - this.warmupSteps) / (this.totalSteps - this.warmupSteps));
     const shape = this.kind === "linear" ? 1 - p : (1 + Math.cos(Math.PI * p)) / 2;

@@ -3,18 +3,19 @@ import { paddedBatch } from "./paddedBatch.js";
 
 /** What batch building needs from the tokenizers and the retriever's text conventions. */
 export interface BatchTokenizers {
-  /** LM token ids of a chunk's text (no special tokens). */
+  /** LM token ids of a chunk's text as the LM's tokenizer gives them: BOS first when it adds one, no EOS. */
   lmEncode(text: string): number[];
   lmEosTokenId: number;
+  /** Pads the LM input; its value never matters (padding is masked and carries label −100). */
   lmPadTokenId: number;
-  /** Retriever token ids for a text, prefix and EOS included; `queryView` keeps the first part. */
+  /** Retriever token ids for a text, prefix and EOS included; `queryView` keeps the first part (DenseEncoder.tokenize). */
   retrieverTokenize(text: string, kind: "query" | "passage", options?: { queryView?: boolean }): number[];
   retrieverPadTokenId: number;
 }
 
 /** The tensors of one Revela batch; all right-padded, int32. */
 export interface RevelaBatchTensors {
-  /** [B, L] the chunks as the LM reads them, EOS appended. */
+  /** [B, L] the chunks as the LM reads them: BOS + text, cut to maxLmTokens, no EOS (official collator). */
   lmIds: tf.Tensor2D;
   lmMask: tf.Tensor2D;
   /** [B, Lq] "query: " + first part of each chunk. */
@@ -27,7 +28,12 @@ export interface RevelaBatchTensors {
   lmTokens: number;
 }
 
-/** Tokenises a batch of chunk texts into the LM, query-view and passage-view tensors. */
+/**
+ * Tokenises a batch of chunk texts into the LM, query-view and passage-view tensors, by the
+ * official collator's rules (`collator.py`, LLMEnhancedCollator): the LM reads BOS + text cut to
+ * `maxLmTokens` with no EOS appended (EOS is the official pad id, so it is never a prediction target
+ * nor a key/value for other chunks); the retriever's views are those of `retrieverTokenize`.
+ */
 export function buildRevelaBatch(
   texts: readonly string[],
   tokenizers: BatchTokenizers,
@@ -39,7 +45,12 @@ export function buildRevelaBatch(
     );
   if (!Number.isInteger(maxLmTokens) || maxLmTokens < 2)
     throw new Error(`buildRevelaBatch: maxLmTokens must be an integer ≥ 2, got ${maxLmTokens}`);
-  const lm = texts.map((t) => [...tokenizers.lmEncode(t).slice(0, maxLmTokens - 1), tokenizers.lmEosTokenId]);
+  const lm = texts.map((t, i) => {
+    const ids = tokenizers.lmEncode(t).slice(0, maxLmTokens);
+    // A row of padding only would be a chunk with no keys for the others to read.
+    if (ids.length === 0) throw new Error(`buildRevelaBatch: texts[${i}] gives no LM token (empty text, no BOS)`);
+    return ids;
+  });
   const q = texts.map((t) => tokenizers.retrieverTokenize(t, "query", { queryView: true }));
   const p = texts.map((t) => tokenizers.retrieverTokenize(t, "passage"));
   const lmT = paddedBatch(lm, tokenizers.lmPadTokenId);

@@ -1,4 +1,10 @@
-import { type CrossAttentionImplementation, crossDocumentAttention, documentWeights } from "@revela/inbatch-attention";
+import {
+  type CrossAttentionImplementation,
+  crossDocumentAttention,
+  documentWeights,
+  type SimilarityPrecision,
+} from "@revela/inbatch-attention";
+import { tfSeed } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { RevelaBatchTensors } from "./revelaBatch.js";
@@ -15,11 +21,22 @@ export interface RevelaLossOptions {
   dualLoss: boolean;
   /** Seed of attention dropout in the in-batch term; undefined = no dropout. */
   dropout?: { rate: number; seed: number };
+  /** cos(q, p) precision before /τ: `bf16` reproduces the official bf16 run's W (see documentWeights). Default float32. */
+  similarityPrecision?: SimilarityPrecision;
+}
+
+/**
+ * Training mode for one batch: LoRA dropout on (in both models, as PEFT in `model.train()`), and
+ * this batch's dropout masks derived from `seed` — a different seed per batch, so that masks vary
+ * from step to step yet a resumed run draws the same ones.
+ */
+export interface RevelaTrainingMode {
+  seed: number;
 }
 
 /** Something that maps token ids to one differentiable embedding per row (the retriever). */
 export interface Embedder {
-  embed(inputIds: tf.Tensor, attentionMask: tf.Tensor): tf.Tensor2D;
+  embed(inputIds: tf.Tensor, attentionMask: tf.Tensor, options?: { training?: { dropoutSeed?: number } }): tf.Tensor2D;
 }
 
 export interface RevelaLossResult {
@@ -32,7 +49,7 @@ export interface RevelaLossResult {
 }
 
 /**
- * The Revela objective for one batch of B chunks (DESIGN.md, "The algorithm, exactly"):
+ * The Revela objective for one batch of B chunks (docs/DESIGN.md, "The algorithm, exactly"):
  * 1. The retriever embeds the query views and passage views → W = row-softmax(cos/τ), W_ii = 0.
  * 2. LM pass 1 over the chunks keeps every layer's keys (after RoPE) and values.
  * 3. LM pass 2 adds, in every attention layer, Σ_j W_ij · softmax(Q_i K_jᵀ/√d + pad_j) V_j.
@@ -44,15 +61,25 @@ export function revelaLoss(
   lm: CausalLM,
   batch: RevelaBatchTensors,
   options: RevelaLossOptions,
+  training?: RevelaTrainingMode,
 ): RevelaLossResult {
   const b = batch.lmIds.shape[0] as number;
   if (b < 2) throw new Error(`revelaLoss: a batch needs at least 2 chunks (a chunk never retrieves itself), got ${b}`);
   // Two backbone passes rather than one over both views: their lengths differ, and padding the
   // short query views to the passage length would waste FLOPs.
-  const queryEmb = retriever.embed(batch.queryIds, batch.queryMask);
-  const passageEmb = retriever.embed(batch.passageIds, batch.passageMask);
-  const weights = documentWeights(queryEmb, passageEmb, { temperature: options.temperature, excludeDiagonal: true });
-  return { ...revelaLmLoss(lm, batch, weights, options), weights };
+  const queryEmb = retriever.embed(batch.queryIds, batch.queryMask, dropoutFor(training, 1));
+  const passageEmb = retriever.embed(batch.passageIds, batch.passageMask, dropoutFor(training, 2));
+  const weights = documentWeights(queryEmb, passageEmb, {
+    temperature: options.temperature,
+    excludeDiagonal: true,
+    ...(options.similarityPrecision ? { similarityPrecision: options.similarityPrecision } : {}),
+  });
+  return { ...revelaLmLoss(lm, batch, weights, options, training), weights };
+}
+
+/** Each forward pass of a batch draws its own LoRA dropout masks (as four separate PyTorch forwards would). */
+function dropoutFor(training: RevelaTrainingMode | undefined, pass: number): { training?: { dropoutSeed: number } } {
+  return training ? { training: { dropoutSeed: tfSeed(training.seed, pass) } } : {};
 }
 
 /**
@@ -64,16 +91,27 @@ export function revelaLmLoss(
   batch: RevelaBatchTensors,
   weights: tf.Tensor,
   options: RevelaLossOptions,
+  training?: RevelaTrainingMode,
 ): Omit<RevelaLossResult, "weights"> {
   const b = batch.lmIds.shape[0] as number;
+  const pass1Mode = dropoutFor(training, 3);
   // Without dualLoss, pass 1 is read only through its keys and values: stop there.
   const pass1: { keys?: tf.Tensor4D[]; values?: tf.Tensor4D[]; loss?: tf.Scalar } = options.dualLoss
-    ? lm.forward(batch.lmIds, batch.lmMask, { returnKeyValues: true, returnLogits: false, computeLoss: true })
-    : lm.keyValues(batch.lmIds, batch.lmMask);
+    ? lm.forward(batch.lmIds, batch.lmMask, {
+        returnKeyValues: true,
+        returnLogits: false,
+        computeLoss: true,
+        ...pass1Mode,
+      })
+    : lm.keyValues(batch.lmIds, batch.lmMask, pass1Mode);
   const keyMask = tf.cast(batch.lmMask, "float32"); // [B, L], the in-batch term wants float masks
   const keys = pass1.keys as tf.Tensor4D[];
   const values = pass1.values as tf.Tensor4D[];
+  // The in-batch attention dropout varies with the batch too (a fixed seed would drop the same
+  // probabilities at every step).
+  const attentionSeed = (layer: number, seed: number) => (training ? tfSeed(seed, training.seed, layer) : seed + layer);
   const pass2 = lm.forward(batch.lmIds, batch.lmMask, {
+    ...dropoutFor(training, 4),
     computeLoss: true,
     returnLogits: false,
     attentionTerm: ({ layer, queries }) =>
@@ -82,7 +120,9 @@ export function revelaLmLoss(
         keyPaddingMask: keyMask,
         valueNorm: options.valueNorm,
         ...(options.implementation === "topk" ? { topK: Math.min(options.topK, b - 1) } : {}),
-        ...(options.dropout ? { dropout: { rate: options.dropout.rate, seed: options.dropout.seed + layer } } : {}),
+        ...(options.dropout
+          ? { dropout: { rate: options.dropout.rate, seed: attentionSeed(layer, options.dropout.seed) } }
+          : {}),
       }),
   });
   const pass2Loss = pass2.loss as tf.Scalar;

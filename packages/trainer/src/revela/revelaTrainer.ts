@@ -1,12 +1,13 @@
 import { documentWeights } from "@revela/inbatch-attention";
-import { frugalVariableGrads } from "@revela/kernels";
+import { frugalVariableGrads, tfSeed } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
 import { clipGradNorm } from "../optim/clipGradNorm.js";
+import { GradientAccumulator } from "../optim/gradientAccumulator.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
-import type { CheckpointData } from "../run/checkpointData.js";
+import { type CheckpointData, requireTensorRecord } from "../run/checkpointData.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
 import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 import { type BatchTokenizers, buildRevelaBatch, disposeRevelaBatch } from "./revelaBatch.js";
@@ -21,7 +22,7 @@ export interface RevelaTrainerOptions {
   lm: CausalLM;
   tokenizers: BatchTokenizers;
   loss: RevelaLossOptions;
-  /** Longest LM input in tokens (EOS included). */
+  /** Longest LM input in tokens (BOS included; official: 156). */
   maxLmTokens: number;
   /** Peak learning rates. Paper: 1e-4 for both. */
   retrieverLr: number;
@@ -32,6 +33,14 @@ export interface RevelaTrainerOptions {
   /** Train only the retriever (the LM supervises, frozen). */
   freezeLm: boolean;
   schedule?: LrSchedule;
+  /**
+   * Batches per optimizer update (default 1). Each batch is its own in-batch attention group; their
+   * gradients are averaged, then clipped and applied once — the official recipe's 8 accumulation
+   * steps × 4 devices = 32 batches per update. The schedule counts updates, not batches.
+   */
+  accumulationSteps?: number;
+  /** Seed of the training-mode dropout masks (LoRA dropout, in-batch attention dropout). Default 0. */
+  seed?: number;
 }
 
 /**
@@ -46,6 +55,10 @@ export class RevelaTrainer implements Trainable<Batch> {
   readonly optimizer: AdamW;
   private readonly retrieverVars: NamedVariables;
   private readonly lmVars: NamedVariables;
+  private readonly accumulator = new GradientAccumulator();
+  private readonly accumulationSteps: number;
+  /** Batches seen (the dropout masks' counter; checkpointed). */
+  private batches = 0;
 
   constructor(readonly options: RevelaTrainerOptions) {
     const o = options;
@@ -60,6 +73,11 @@ export class RevelaTrainer implements Trainable<Batch> {
       if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
         throw new Error(`RevelaTrainer: ${name} must be a finite number ≥ 0, got ${String(v)}`);
     }
+    this.accumulationSteps = o.accumulationSteps ?? 1;
+    if (!Number.isInteger(this.accumulationSteps) || this.accumulationSteps < 1)
+      throw new Error(`RevelaTrainer: accumulationSteps must be an integer ≥ 1, got ${String(o.accumulationSteps)}`);
+    if (o.seed !== undefined && !Number.isSafeInteger(o.seed))
+      throw new Error(`RevelaTrainer: seed must be an integer, got ${String(o.seed)}`);
     this.retrieverVars = namedTrainables("retriever", o.retrieverModel);
     this.lmVars = o.freezeLm ? {} : namedTrainables("lm", o.lm);
     const groups = [{ name: "retriever", params: Object.values(this.retrieverVars), lr: o.retrieverLr }];
@@ -67,6 +85,11 @@ export class RevelaTrainer implements Trainable<Batch> {
     this.optimizer = new AdamW(groups, { weightDecay: o.weightDecay, ...(o.schedule ? { schedule: o.schedule } : {}) });
   }
 
+  /**
+   * One batch: its Revela loss and gradients, added to the accumulation; every
+   * `accumulationSteps`-th batch also clips the mean gradient and updates the weights. A batch whose
+   * loss or gradient norm is not finite adds nothing (and is reported with `skipped` = 1).
+   */
   async step(batch: Batch): Promise<StepMetrics> {
     const o = this.options;
     const t0 = performance.now();
@@ -76,22 +99,35 @@ export class RevelaTrainer implements Trainable<Batch> {
       o.maxLmTokens,
     );
     const vars = [...Object.values(this.retrieverVars), ...Object.values(this.lmVars)];
+    const allVars = { ...this.retrieverVars, ...this.lmVars };
+    const training = { seed: tfSeed(o.seed ?? 0, this.batches) };
     // Kept out of variableGrads' scope for the metrics.
     const kept: { weights?: tf.Tensor; pass2Loss?: tf.Tensor } = {};
     try {
       const { value, grads } = frugalVariableGrads(() => {
-        const r = revelaLoss(o.retriever, o.lm, tensors, o.loss);
+        const r = revelaLoss(o.retriever, o.lm, tensors, o.loss, training);
         kept.weights = tf.keep(r.weights);
         kept.pass2Loss = tf.keep(r.pass2Loss);
         return r.loss;
       }, vars);
+      this.batches++;
       const retrieverGradNorm = gradNorm(grads, this.retrieverVars);
-      const norm =
-        o.maxGradNorm > 0
-          ? clipGradNorm(grads, o.maxGradNorm)
-          : gradNorm(grads, { ...this.retrieverVars, ...this.lmVars });
+      const batchGradNorm = gradNorm(grads, allVars);
       const loss = value.dataSync()[0] as number;
-      if (Number.isFinite(loss) && Number.isFinite(norm)) this.optimizer.step(grads);
+      // Without dualLoss the pass-2 loss is `value` itself: read it before disposing.
+      const pass2Loss = (kept.pass2Loss as tf.Tensor).dataSync()[0] as number;
+      const finite = Number.isFinite(loss) && Number.isFinite(batchGradNorm);
+      if (finite) this.accumulator.add(grads);
+      tf.dispose([value, grads]);
+      // The update's gradient norm (before clipping); NaN on batches that only accumulate.
+      let updateGradNorm = Number.NaN;
+      if (this.accumulator.count >= this.accumulationSteps) {
+        const mean = this.accumulator.average();
+        this.accumulator.reset();
+        updateGradNorm = o.maxGradNorm > 0 ? clipGradNorm(mean, o.maxGradNorm) : gradNorm(mean, allVars);
+        if (Number.isFinite(updateGradNorm)) this.optimizer.step(mean);
+        tf.dispose(mean);
+      }
       const w = (kept.weights as tf.Tensor).dataSync();
       const stats = weightStats(
         w,
@@ -100,16 +136,16 @@ export class RevelaTrainer implements Trainable<Batch> {
       );
       const lrs = this.optimizer.learningRates();
       const seconds = (performance.now() - t0) / 1000;
-      // Without dualLoss the pass-2 loss is `value` itself: read it before disposing.
-      const pass2Loss = (kept.pass2Loss as tf.Tensor).dataSync()[0] as number;
-      tf.dispose([value, grads]);
       return {
         loss,
         pass2Loss,
         lr: lrs.lm ?? lrs.retriever ?? 0,
         retrieverLr: lrs.retriever ?? 0,
-        gradNorm: norm,
+        gradNorm: this.accumulationSteps === 1 ? updateGradNorm : batchGradNorm,
+        updateGradNorm,
         retrieverGradNorm,
+        skipped: finite ? 0 : 1,
+        updates: this.optimizer.stepCount,
         tokensPerSecond: tensors.lmTokens / seconds,
         meanMaxWeight: stats.meanMaxWeight,
         weightEntropy: stats.meanEntropy,
@@ -142,16 +178,52 @@ export class RevelaTrainer implements Trainable<Batch> {
     }
   }
 
+  /** Weights, optimizer, the batch counter and — mid-accumulation — the gradient sums so far. */
   async exportState(): Promise<CheckpointData> {
-    return exportTrainerState({ ...this.retrieverVars, ...this.lmVars }, this.optimizer);
+    const sums = this.accumulator.exportSums();
+    const data = exportTrainerState({ ...this.retrieverVars, ...this.lmVars }, this.optimizer, {
+      revelaBatches: this.batches,
+      accumulated: sums.count,
+    });
+    // The sums are keyed by tfjs variable names (a process-wide counter): store them under stable ones.
+    for (const [stable, v] of Object.entries({ ...this.retrieverVars, ...this.lmVars })) {
+      const record = sums.tensors[v.name];
+      if (record) data.tensors[`accumulator/${stable}`] = record;
+    }
+    return data;
   }
 
   async importState(data: CheckpointData): Promise<void> {
-    importTrainerState({ ...this.retrieverVars, ...this.lmVars }, this.optimizer, data, "RevelaTrainer.importState");
+    const where = "RevelaTrainer.importState";
+    const allVars = { ...this.retrieverVars, ...this.lmVars };
+    importTrainerState(allVars, this.optimizer, data, where);
+    const batches = data.state.revelaBatches ?? 0;
+    const accumulated = data.state.accumulated ?? 0;
+    if (!Number.isInteger(batches) || (batches as number) < 0)
+      throw new Error(`${where}: state.revelaBatches must be a non-negative integer, got ${JSON.stringify(batches)}`);
+    if (
+      !Number.isInteger(accumulated) ||
+      (accumulated as number) < 0 ||
+      (accumulated as number) >= this.accumulationSteps
+    )
+      throw new Error(
+        `${where}: state.accumulated must be an integer in [0, ${this.accumulationSteps}) (accumulationSteps), got ${JSON.stringify(accumulated)}`,
+      );
+    this.batches = batches as number;
+    const sums: Record<string, { shape: number[]; data: Float32Array }> = {};
+    if ((accumulated as number) > 0) {
+      // Gradients are keyed by tfjs variable names, which differ between processes: map via stable names.
+      for (const [stable, v] of Object.entries(allVars)) {
+        const record = data.tensors[`accumulator/${stable}`];
+        if (record) sums[v.name] = requireTensorRecord(record, `${where}: tensor "accumulator/${stable}"`);
+      }
+    }
+    this.accumulator.importSums({ count: accumulated as number, tensors: sums });
   }
 
   dispose(): void {
     this.optimizer.dispose();
+    this.accumulator.dispose();
   }
 }
 

@@ -157,6 +157,33 @@ describe("Bm25NeighbourBatcher neighbours", () => {
     }
   });
 
+  it("otherDocuments: a seed's neighbours come from other documents, where same-document chunks would win", () => {
+    // 16 two-chunk documents: a chunk's best BM25 match is its own document's other chunk (two shared
+    // words), its second best a chunk of the next or previous document (one shared word).
+    const chunks: Chunk[] = [];
+    for (let d = 0; d < 16; d++) {
+      chunks.push({ id: `d${d}#0`, docId: `d${d}`, index: 0, text: `alpha${d} gamma${d} beta${d}` });
+      chunks.push({ id: `d${d}#1`, docId: `d${d}`, index: 1, text: `alpha${d} gamma${d} beta${(d + 1) % 16}` });
+    }
+    const sameDocumentBatches = (otherDocuments: boolean) => {
+      const b = new Bm25NeighbourBatcher(chunks, { batchSize: 2, seed: 5, otherDocuments });
+      let sameDoc = 0;
+      for (let i = 0; i < 5 * b.batchesPerEpoch; i++) {
+        const [x, y] = b.next().chunks;
+        if (x?.docId === y?.docId) sameDoc++;
+      }
+      return sameDoc;
+    };
+    const plain = sameDocumentBatches(false);
+    const other = sameDocumentBatches(true);
+    expect(plain).toBeGreaterThan(60); // of 80 batches: without the option documents pair with themselves
+    // With it, a document's chunks meet only when random filling puts them together (late in an epoch).
+    expect(other).toBeLessThan(plain / 3);
+    expect(() => new Bm25NeighbourBatcher(chunks, { otherDocuments: "yes" as unknown as boolean })).toThrow(
+      /options\.otherDocuments must be true or false, got "yes"/,
+    );
+  });
+
   it("falls back to random unused chunks when BM25 finds too few", () => {
     const chunks: Chunk[] = Array.from({ length: 21 }, (_, i) => ({
       id: `u${i}#0`,

@@ -34,6 +34,22 @@ describe("LrSchedule", () => {
     expect(new LrSchedule({ kind: "constant" }).factor(1)).toBe(1);
   });
 
+  it("log warm-up is DeepSpeed's WarmupDecayLR (the official recipe): ln t / ln W, then linear decay to 0", () => {
+    const s = new LrSchedule({ kind: "linear", warmup: "log", warmupSteps: 100, totalSteps: 1000 });
+    expect(s.factor(1)).toBe(0);
+    expect(s.factor(10)).toBeCloseTo(0.5, 12); // ln 10 / ln 100
+    expect(s.factor(50)).toBeCloseTo(Math.log(50) / Math.log(100), 12);
+    expect(s.factor(100)).toBeCloseTo(1, 12);
+    expect(s.factor(550)).toBeCloseTo(0.5, 12);
+    expect(s.factor(1000)).toBe(0);
+    expect(() => new LrSchedule({ kind: "linear", warmup: "log", warmupSteps: 1, totalSteps: 9 })).toThrow(
+      /a "log" warm-up needs warmupSteps ≥ 2/,
+    );
+    expect(() => new LrSchedule({ kind: "constant", warmup: "exp" as "log" })).toThrow(
+      /options\.warmup must be "linear" or "log", got "exp"/,
+    );
+  });
+
   it("names the bad option", () => {
     expect(() => new LrSchedule({ kind: "step" as "linear" })).toThrow(
       /options\.kind must be "linear", "cosine" or "constant", got "step"/,

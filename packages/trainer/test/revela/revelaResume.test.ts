@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { initBackend } from "@revela/kernels";
+import { enableLora, parseLoraConfig } from "@revela/language-model";
 import type * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ConsecutiveBatcher } from "../../src/data/consecutiveBatcher.js";
@@ -20,8 +21,21 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const silent = { stream: new Writable({ write: (_c, _e, done) => done() }), tty: false as const };
 
 /** A fresh retriever, LM, trainer and batcher — as a new process builds them — trained over runDir. */
-async function train(runDir: string, steps: number, resume: boolean) {
+async function train(
+  runDir: string,
+  steps: number,
+  resume: boolean,
+  variant: { accumulationSteps?: number; loraDropout?: number; checkpointEvery?: number } = {},
+) {
   const { lm, retrieverModel, retriever, tokenizers } = tinySetup(5);
+  if (variant.loraDropout !== undefined) {
+    const lora = parseLoraConfig(
+      { r: 4, lora_alpha: 8, lora_dropout: variant.loraDropout, target_modules: ["q_proj", "v_proj", "up_proj"] },
+      "test",
+    );
+    enableLora(lm, lora, { seed: 1 });
+    enableLora(retrieverModel, lora, { seed: 2 });
+  }
   const trainer = new RevelaTrainer({
     retriever,
     retrieverModel,
@@ -43,6 +57,8 @@ async function train(runDir: string, steps: number, resume: boolean) {
     freezeLm: false,
     // Warm-up then decay: a resumed run must continue the schedule, not restart it.
     schedule: new LrSchedule({ kind: "cosine", warmupSteps: 2, totalSteps: 8 }),
+    ...(variant.accumulationSteps ? { accumulationSteps: variant.accumulationSteps } : {}),
+    seed: 9,
   });
   const batches = new ConsecutiveBatcher(TEXT_BATCH.chunks, { batchSize: 3, seed: 11 });
   const result = await runTraining({
@@ -51,7 +67,7 @@ async function train(runDir: string, steps: number, resume: boolean) {
     trainer,
     batches,
     steps,
-    checkpointEvery: 2,
+    checkpointEvery: variant.checkpointEvery ?? 2,
     progress: silent,
     ...(resume ? { resume: "latest" as const } : {}),
   });
@@ -82,4 +98,20 @@ it("RevelaTrainer: 3 steps, resume, 3 more gives the same retriever and LM weigh
   expect(second.batcher).toEqual(straight.batcher);
   // The check can fail: a different seed's run differs.
   expect(Object.keys(straight.lm).length).toBeGreaterThan(10);
+});
+
+it("resumes mid-accumulation with LoRA dropout: 3 batches (1 update + 1 batch summed), resume, 4 more = 7 straight", async () => {
+  // 2 batches per update and a checkpoint after batch 3: the checkpoint holds half an update's
+  // gradient sum and the dropout-mask counter, which the resumed run must continue from exactly.
+  const variant = { accumulationSteps: 2, loraDropout: 0.2, checkpointEvery: 3 };
+  const straight = await train(path.join(root, "acc-straight"), 7, false, variant);
+  const splitDir = path.join(root, "acc-split");
+  const first = await train(splitDir, 3, false, variant);
+  expect(first.retriever).not.toEqual(straight.retriever);
+  const second = await train(splitDir, 7, true, variant);
+  expect(second.result).toMatchObject({ step: 7, stepsThisRun: 4 });
+  expect(second.retriever).toEqual(straight.retriever);
+  expect(second.lm).toEqual(straight.lm);
+  // Only LoRA weights train, and they did move.
+  expect(Object.keys(straight.lm).every((n) => n.includes("lora_"))).toBe(true);
 });
