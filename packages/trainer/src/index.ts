@@ -50,6 +50,7 @@ export {
   namedTrainables,
   RevelaTrainer,
   type RevelaTrainerOptions,
+  sameDocumentWeights,
 } from "./revela/revelaTrainer.js";
 export { type WeightStats, weightStats } from "./revela/weightStats.js";
 export {

@@ -42,6 +42,8 @@ export interface AppConfig {
     ffn: number;
     /** Corpus tokens seen fewer times go to the unknown bucket of the compact vocabulary. */
     minTokenCount: number;
+    /** Retriever pooling: `eos` (the paper's: the last token, after EOS) or `mean` over real tokens. */
+    pooling: "eos" | "mean";
   };
   train: {
     /** Step cap (the time budget usually stops training first). */
@@ -84,6 +86,12 @@ export interface AppConfig {
      * gradient through W carries no signal and only shakes the retriever.
      */
     lmWarmupShare: number;
+    /**
+     * What the LM warm-up trains: `plain` next-token prediction, or `inbatch` — Revela's two passes
+     * with W fixed to each chunk's same-document siblings (free structure of raw text, no labels), so
+     * that the LM learns to read related chunks before the retriever drives W.
+     */
+    lmWarmup: "plain" | "inbatch";
     /**
      * From-scratch models: start the retriever from its own random init ("random"), or from the
      * warmed-up LM's weights ("lm"), as the paper starts both from one pretrained LM. Measured on a
@@ -129,6 +137,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     kvHeads: 2,
     ffn: 344,
     minTokenCount: 5,
+    pooling: "eos",
   },
   train: {
     steps: 2000,
@@ -153,6 +162,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     maxGradNorm: 1,
     freezeLm: false,
     lmWarmupShare: 0.4,
+    lmWarmup: "plain",
     retrieverInit: "random",
   },
   baseline: { contrastive: true, temperature: 0.05, lr: 1e-4 },
@@ -219,6 +229,8 @@ export function resolveAppConfig(
     ["train.similarityPrecision", merged.train.similarityPrecision, ["float32", "bf16"]],
     ["train.warmup", merged.train.warmup, ["linear", "log"]],
     ["train.decay", merged.train.decay, ["constant", "linear"]],
+    ["train.lmWarmup", merged.train.lmWarmup, ["plain", "inbatch"]],
+    ["model.pooling", merged.model.pooling, ["eos", "mean"]],
   ];
   for (const [key, value, allowed] of choices) {
     if (!allowed.includes(value as string)) {

@@ -99,7 +99,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
 
   const models = await clock.phase("build models", io, () => buildModels(config, corpusTexts));
   io.log(`  ${models.description}`);
-  const encoderOptions = { maxLength: config.eval.maxDocTokens };
+  const encoderOptions = { maxLength: config.eval.maxDocTokens, pooling: config.model.pooling };
   const retrieverModel = await models.makeRetrieverBackbone();
   const revelaRetriever = new Retriever({
     backbone: retrieverModel,
@@ -153,7 +153,13 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   io.log(`  training budget: ${revelaMinutes.toFixed(1)} min (whole run: ${config.minutes} min)`);
 
   const runsDir = path.join(config.out, "runs");
-  const train = async (name: string, trainer: Trainable<Batch>, steps: number, minutes: number | undefined) => {
+  const train = async (
+    name: string,
+    trainer: Trainable<Batch>,
+    steps: number,
+    minutes: number | undefined,
+    batching: AppConfig["train"]["batching"] = t.batching,
+  ) => {
     const runDir = path.join(runsDir, name);
     fs.rmSync(runDir, { recursive: true, force: true });
     const result = await runTraining({
@@ -161,7 +167,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       config: config as unknown as Parameters<typeof runTraining>[0]["config"],
       trainer,
       batches:
-        t.batching === "bm25"
+        batching === "bm25"
           ? new Bm25NeighbourBatcher(chunks, { batchSize: t.batchSize, seed: config.seed, otherDocuments: true })
           : new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed }),
       steps,
@@ -182,19 +188,48 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   if (!config.model.dir && t.lmWarmupShare > 0) {
     const warmupMinutes = revelaMinutes * t.lmWarmupShare;
     revelaBudget = revelaMinutes - warmupMinutes;
-    const warmup = new LanguageModelTrainer({
-      lm: models.lm,
-      encode: (text) => models.tokenizer.encode(text),
-      eosTokenId: models.tokenizer.eosTokenId,
-      padTokenId: models.tokenizer.padTokenId,
-      maxTokens: t.maxLmTokens,
-      lr: t.lmLr,
-      weightDecay: t.weightDecay,
-      maxGradNorm: t.maxGradNorm,
-      schedule: schedule(),
-    });
-    const run = await clock.phase("LM warm-up (next-token only)", io, () =>
-      train("lm-warmup", warmup, t.steps, warmupMinutes),
+    // `inbatch`: the LM reads each chunk's same-document siblings through the in-batch term (W fixed
+    // by document identity), so that it has learnt to use other chunks before the retriever drives W.
+    // Consecutive batches are the ones that hold siblings.
+    const warmup =
+      t.lmWarmup === "inbatch"
+        ? new RevelaTrainer({
+            retriever,
+            retrieverModel,
+            lm: models.lm,
+            tokenizers,
+            loss: {
+              temperature: t.temperature,
+              implementation: t.implementation,
+              topK: t.topK,
+              valueNorm: t.valueNorm,
+              dualLoss: true,
+            },
+            seed: config.seed,
+            maxLmTokens: t.maxLmTokens,
+            retrieverLr: 0,
+            lmLr: t.lmLr,
+            weightDecay: t.weightDecay,
+            maxGradNorm: t.maxGradNorm,
+            freezeLm: false,
+            schedule: schedule(),
+            weightsFrom: "sameDocument",
+          })
+        : new LanguageModelTrainer({
+            lm: models.lm,
+            encode: (text) => models.tokenizer.encode(text),
+            eosTokenId: models.tokenizer.eosTokenId,
+            padTokenId: models.tokenizer.padTokenId,
+            maxTokens: t.maxLmTokens,
+            lr: t.lmLr,
+            weightDecay: t.weightDecay,
+            maxGradNorm: t.maxGradNorm,
+            schedule: schedule(),
+          });
+    const run = await clock.phase(
+      t.lmWarmup === "inbatch" ? "LM warm-up (in-batch, same-document W)" : "LM warm-up (next-token only)",
+      io,
+      () => train("lm-warmup", warmup, t.steps, warmupMinutes, t.lmWarmup === "inbatch" ? "consecutive" : t.batching),
     );
     warmup.dispose();
     lmWarmupCurve = run.curve;

@@ -11,7 +11,7 @@ import { type CheckpointData, requireTensorRecord } from "../run/checkpointData.
 import type { StepMetrics, Trainable } from "../run/trainable.js";
 import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 import { type BatchTokenizers, buildRevelaBatch, disposeRevelaBatch } from "./revelaBatch.js";
-import { type Embedder, type RevelaLossOptions, revelaLoss } from "./revelaLoss.js";
+import { type Embedder, type RevelaLossOptions, revelaLmLoss, revelaLoss } from "./revelaLoss.js";
 import { weightStats } from "./weightStats.js";
 
 export interface RevelaTrainerOptions {
@@ -41,6 +41,13 @@ export interface RevelaTrainerOptions {
   accumulationSteps?: number;
   /** Seed of the training-mode dropout masks (LoRA dropout, in-batch attention dropout). Default 0. */
   seed?: number;
+  /**
+   * Where W comes from. `retriever` (default): Revela. `sameDocument`: W_ij spread evenly over the
+   * other chunks of chunk i's own document (a row with none stays 0) and the retriever is not
+   * trained — an LM warm-up that teaches the LM to read related chunks through the in-batch term,
+   * from the free structure of raw text (no labels), before the retriever drives W.
+   */
+  weightsFrom?: "retriever" | "sameDocument";
 }
 
 /**
@@ -78,9 +85,17 @@ export class RevelaTrainer implements Trainable<Batch> {
       throw new Error(`RevelaTrainer: accumulationSteps must be an integer ≥ 1, got ${String(o.accumulationSteps)}`);
     if (o.seed !== undefined && !Number.isSafeInteger(o.seed))
       throw new Error(`RevelaTrainer: seed must be an integer, got ${String(o.seed)}`);
-    this.retrieverVars = namedTrainables("retriever", o.retrieverModel);
+    if (o.weightsFrom !== undefined && o.weightsFrom !== "retriever" && o.weightsFrom !== "sameDocument")
+      throw new Error(
+        `RevelaTrainer: weightsFrom must be "retriever" or "sameDocument", got ${JSON.stringify(o.weightsFrom)}`,
+      );
+    if (o.weightsFrom === "sameDocument" && o.freezeLm)
+      throw new Error('RevelaTrainer: weightsFrom "sameDocument" trains only the LM; freezeLm leaves nothing to train');
+    this.retrieverVars = o.weightsFrom === "sameDocument" ? {} : namedTrainables("retriever", o.retrieverModel);
     this.lmVars = o.freezeLm ? {} : namedTrainables("lm", o.lm);
-    const groups = [{ name: "retriever", params: Object.values(this.retrieverVars), lr: o.retrieverLr }];
+    const groups: { name: string; params: tf.Variable[]; lr: number }[] = [];
+    if (o.weightsFrom !== "sameDocument")
+      groups.push({ name: "retriever", params: Object.values(this.retrieverVars), lr: o.retrieverLr });
     if (!o.freezeLm) groups.push({ name: "lm", params: Object.values(this.lmVars), lr: o.lmLr });
     this.optimizer = new AdamW(groups, { weightDecay: o.weightDecay, ...(o.schedule ? { schedule: o.schedule } : {}) });
   }
@@ -105,6 +120,13 @@ export class RevelaTrainer implements Trainable<Batch> {
     const kept: { weights?: tf.Tensor; pass2Loss?: tf.Tensor } = {};
     try {
       const { value, grads } = frugalVariableGrads(() => {
+        if (o.weightsFrom === "sameDocument") {
+          const weights = sameDocumentWeights(batch.chunks.map((c) => c.docId));
+          const r = revelaLmLoss(o.lm, tensors, weights, o.loss, training);
+          kept.weights = tf.keep(weights);
+          kept.pass2Loss = tf.keep(r.pass2Loss);
+          return r.loss;
+        }
         const r = revelaLoss(o.retriever, o.lm, tensors, o.loss, training);
         kept.weights = tf.keep(r.weights);
         kept.pass2Loss = tf.keep(r.pass2Loss);
@@ -168,7 +190,13 @@ export class RevelaTrainer implements Trainable<Batch> {
       const w = tf.tidy(() => {
         const q = this.options.retriever.embed(tensors.queryIds, tensors.queryMask);
         const p = this.options.retriever.embed(tensors.passageIds, tensors.passageMask);
-        return revelaWeights(q, p, this.options.loss.temperature);
+        return documentWeights(q, p, {
+          temperature: this.options.loss.temperature,
+          excludeDiagonal: true,
+          ...(this.options.loss.similarityPrecision
+            ? { similarityPrecision: this.options.loss.similarityPrecision }
+            : {}),
+        });
       });
       const data = w.dataSync() as Float32Array;
       w.dispose();
@@ -227,8 +255,16 @@ export class RevelaTrainer implements Trainable<Batch> {
   }
 }
 
-function revelaWeights(q: tf.Tensor, p: tf.Tensor, temperature: number): tf.Tensor {
-  return documentWeights(q, p, { temperature, excludeDiagonal: true });
+/** W [B, B] spread evenly over each chunk's other chunks of the same document; rows with none are 0. */
+export function sameDocumentWeights(docIds: readonly string[]): tf.Tensor2D {
+  const b = docIds.length;
+  const w = new Float32Array(b * b);
+  for (let i = 0; i < b; i++) {
+    const siblings: number[] = [];
+    for (let j = 0; j < b; j++) if (j !== i && docIds[j] === docIds[i]) siblings.push(j);
+    for (const j of siblings) w[i * b + j] = 1 / siblings.length;
+  }
+  return tf.tensor2d(w, [b, b]);
 }
 
 /** Trainable variables of a model under checkpoint-stable names: `<prefix>/<HF name or LoRA module>`. */

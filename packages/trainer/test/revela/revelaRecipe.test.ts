@@ -7,7 +7,7 @@ import { AdamW } from "../../src/optim/adamW.js";
 import { clipGradNorm } from "../../src/optim/clipGradNorm.js";
 import { buildRevelaBatch, disposeRevelaBatch } from "../../src/revela/revelaBatch.js";
 import { type RevelaLossOptions, revelaLoss } from "../../src/revela/revelaLoss.js";
-import { namedTrainables, RevelaTrainer } from "../../src/revela/revelaTrainer.js";
+import { namedTrainables, RevelaTrainer, sameDocumentWeights } from "../../src/revela/revelaTrainer.js";
 import { TEXT_BATCH, TEXTS, tinySetup } from "../support/tinyModels.js";
 
 beforeAll(async () => {
@@ -126,6 +126,38 @@ describe("gradient accumulation", () => {
     expect(() => new RevelaTrainer({ ...base, accumulationSteps: 0 })).toThrow(
       /accumulationSteps must be an integer ≥ 1, got 0/,
     );
+  });
+});
+
+describe("weightsFrom sameDocument (an LM warm-up through the in-batch term)", () => {
+  it("trains only the LM, with W spread over each chunk's same-document siblings", async () => {
+    const a = tinySetup(8);
+    const trainer = new RevelaTrainer({
+      ...a,
+      loss: lossOptions,
+      maxLmTokens: 32,
+      retrieverLr: 1e-2,
+      lmLr: 1e-2,
+      weightDecay: 0,
+      maxGradNorm: 1,
+      freezeLm: false,
+      weightsFrom: "sameDocument",
+    });
+    const retrieverBefore = snapshot(a.retrieverModel);
+    const lmBefore = snapshot(a.lm);
+    const first = await trainer.step(TEXT_BATCH);
+    const second = await trainer.step(TEXT_BATCH);
+    expect(second.loss).toBeLessThan(first.loss);
+    expect(first.sameDocumentMass).toBe(1);
+    expect(snapshot(a.retrieverModel)).toEqual(retrieverBefore);
+    expect(snapshot(a.lm)).not.toEqual(lmBefore);
+    trainer.dispose();
+  });
+
+  it("gives rows without a sibling no in-batch term", () => {
+    const w = sameDocumentWeights(["a", "b", "a", "a"]);
+    expect(Array.from(w.dataSync())).toEqual([0, 0, 0.5, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0.5, 0.5, 0, 0.5, 0]);
+    w.dispose();
   });
 });
 
