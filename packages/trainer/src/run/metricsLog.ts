@@ -54,7 +54,8 @@ export class MetricsLog {
     const tmp = `${file}.tmp-${process.pid}`;
     writeFileSync(tmp, kept.map((l) => `${l}\n`).join(""));
     renameSync(tmp, file);
-    this.lastStep = kept.length > 0 ? (JSON.parse(kept[kept.length - 1] as string) as { step: number }).step : 0;
+    // −1 when empty: a log of evaluations starts with step 0 (before training).
+    this.lastStep = kept.length > 0 ? (JSON.parse(kept[kept.length - 1] as string) as { step: number }).step : -1;
     this.fd = openSync(file, "a");
   }
 
@@ -62,7 +63,9 @@ export class MetricsLog {
   append(step: number, metrics: Record<string, number>): void {
     if (this.fd === undefined) throw new Error(`MetricsLog.append: ${this.file} has been closed`);
     if (!Number.isInteger(step) || step <= this.lastStep) {
-      throw new Error(`MetricsLog.append: step must be an integer after ${this.lastStep}, got ${String(step)}`);
+      throw new Error(
+        `MetricsLog.append: step must be an integer after ${Math.max(this.lastStep, 0)}, got ${String(step)}`,
+      );
     }
     const line: Record<string, number | string | null> = { step };
     for (const [key, value] of Object.entries(metrics)) {

@@ -49,6 +49,13 @@ export interface RunTrainingOptions<B = Batch> {
   handleSigint?: boolean;
   /** Clock in ms for the time budget; injectable for tests. Default Date.now. */
   now?: () => number;
+  /**
+   * Learning curves: `evaluate(step)` runs before the first step of a fresh run, every
+   * `evaluateEvery` steps, and when the run stops (if that step was not just evaluated); its figures
+   * go to runDir/evals.jsonl, one line per evaluation. Its time counts against `maxMinutes`.
+   */
+  evaluate?: (step: number) => Promise<Record<string, number>>;
+  evaluateEvery?: number;
 }
 
 export type StopReason = "steps" | "time" | "interrupted" | "non-finite";
@@ -140,6 +147,10 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
     );
   }
   const now = options.now ?? Date.now;
+  if (options.evaluate !== undefined && typeof options.evaluate !== "function")
+    throw new Error("runTraining: evaluate must be a function (step) => Promise<{name: number}>");
+  const evaluateEvery =
+    options.evaluate === undefined ? 0 : requirePositiveInteger("evaluateEvery", options.evaluateEvery ?? 100);
   const progress =
     options.progress instanceof ProgressReporter ? options.progress : new ProgressReporter(options.progress);
 
@@ -179,6 +190,21 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
   writeRunConfig(runDir, config);
   const startStep = step;
   const metricsLog = new MetricsLog(path.join(runDir, "metrics.jsonl"), { fromStep: startStep });
+  const evalLog = options.evaluate ? new MetricsLog(path.join(runDir, "evals.jsonl"), { fromStep: startStep }) : null;
+  let lastEvaluated = -1;
+  const evaluate = async (): Promise<void> => {
+    if (!options.evaluate || !evalLog || lastEvaluated === step) return;
+    const figures = await options.evaluate(step);
+    if (figures === null || typeof figures !== "object")
+      throw new Error(`runTraining: evaluate(${step}) must resolve to {name: number}, got ${String(figures)}`);
+    evalLog.append(step, figures);
+    lastEvaluated = step;
+    progress.log(
+      `evaluation at step ${step}: ${Object.entries(figures)
+        .map(([k, v]) => `${k} ${Number.isFinite(v) ? v.toFixed(4) : v}`)
+        .join(", ")}`,
+    );
+  };
 
   const snapshot = async (): Promise<Snapshot> => ({
     step,
@@ -214,6 +240,7 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
     progress.start(steps, startStep);
     for (const note of notes) progress.log(note);
     if (lastGoodState === "memory" && step < steps) lastGood = await snapshot();
+    if (startStep === 0 && step < steps) await evaluate();
     while (step < steps) {
       if (interrupted) {
         reason = "interrupted";
@@ -243,7 +270,9 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
         lastGood = await snapshot();
         if (due) await save(lastGood, "periodic");
       } else if (due) await save(await snapshot(), "periodic");
+      if (evaluateEvery > 0 && step % evaluateEvery === 0) await evaluate();
     }
+    if (reason !== "non-finite" && step > startStep) await evaluate();
     if (reason !== "non-finite" && step > startStep && lastSaved?.step !== step) {
       await save(lastGood?.step === step ? lastGood : await snapshot(), reason === "steps" ? "final" : reason);
     }
@@ -257,6 +286,7 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
     process.removeListener("SIGINT", onSigint);
     progress.stop();
     metricsLog.close();
+    evalLog?.close();
   }
   return {
     step,

@@ -192,6 +192,34 @@ describe("runTraining", () => {
     expect(readdirSync(path.join(runDir, "checkpoints"))).toEqual(["step-00000004", "step-00000005"]);
   });
 
+  it("evaluates before training, every evaluateEvery steps and at the stop, into evals.jsonl; a resume continues the curve", async () => {
+    const runDir = newRunDir();
+    const seen: number[] = [];
+    const evaluate = async (step: number) => {
+      seen.push(step);
+      return { score: step / 10 };
+    };
+    await train(runDir, { steps: 7, evaluate, evaluateEvery: 3 });
+    expect(seen).toEqual([0, 3, 6, 7]);
+    await train(runDir, { steps: 12, evaluate, evaluateEvery: 3, resume: "latest" });
+    expect(seen).toEqual([0, 3, 6, 7, 9, 12]);
+    const lines = readFileSync(path.join(runDir, "evals.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.step, l.score])).toEqual([
+      [0, 0],
+      [3, 0.3],
+      [6, 0.6],
+      [7, 0.7],
+      [9, 0.9],
+      [12, 1.2],
+    ]);
+    await expect(train(newRunDir(), { steps: 2, evaluate, evaluateEvery: 0 })).rejects.toThrow(
+      /evaluateEvery must be a positive integer, got 0/,
+    );
+  });
+
   it("validates its options", async () => {
     const runDir = newRunDir();
     await expect(train(runDir, { steps: 0 })).rejects.toThrow(/steps must be a positive integer, got 0/);
