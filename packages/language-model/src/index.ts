@@ -22,13 +22,21 @@ export {
   saveLoraAdapter,
   saveModel,
 } from "./checkpoint/pretrained.js";
-export { ConfigReader, type ModelConfig, readLlamaFamilyConfig, toHfConfigBase } from "./config/modelConfig.js";
+export {
+  CONFIG_LIMITS,
+  ConfigReader,
+  MAX_TENSOR_ELEMENTS,
+  type ModelConfig,
+  readLlamaFamilyConfig,
+  toHfConfigBase,
+} from "./config/modelConfig.js";
 export { enableLora, linearModules, mergeLora, moduleFromPeftName, peftTensorName } from "./lora/lora.js";
 export { isLoraTarget, type LoraConfig, loraScaling, parseLoraConfig, toPeftConfig } from "./lora/loraConfig.js";
 export {
   type AttentionTermFn,
   CausalLM,
   type CreateOptions,
+  checkParameterShapes,
   type ForwardOptions,
   type ForwardResult,
   labelsFromMask,

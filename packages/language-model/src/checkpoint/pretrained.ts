@@ -4,8 +4,8 @@ import * as tf from "@tensorflow/tfjs";
 import { getArchitecture, parseModelConfig } from "../architectures/registry.js";
 import { enableLora, moduleFromPeftName, peftTensorName } from "../lora/lora.js";
 import { type LoraConfig, parseLoraConfig, toPeftConfig } from "../lora/loraConfig.js";
-import { CausalLM } from "../model/causalLM.js";
-import { readCheckpointTensors, writeCheckpointTensors } from "../safetensors/checkpoint.js";
+import { CausalLM, checkParameterShapes } from "../model/causalLM.js";
+import { readCheckpointHeaders, readCheckpointTensors, writeCheckpointTensors } from "../safetensors/checkpoint.js";
 import { readSafetensors } from "../safetensors/readSafetensors.js";
 import { writeSafetensors } from "../safetensors/writeSafetensors.js";
 
@@ -37,8 +37,14 @@ export async function loadPretrained(dir: string, options: LoadOptions = {}): Pr
   if (typeof dir !== "string" || !dir) throw new Error("loadPretrained: dir must be a directory path");
   const configFile = path.join(dir, CONFIG_FILE);
   const config = parseModelConfig(readJson(configFile), configFile);
+  const backbone = options.backbone ?? false;
+  // Names and shapes from the headers first: a config that disagrees with the checkpoint fails
+  // before any tensor data is read.
+  const headers = await readCheckpointHeaders(dir);
+  const shapes = new Map([...headers.tensors].map(([name, { info }]) => [name, { shape: info.shape }]));
+  checkParameterShapes(config, shapes, { backbone, source: dir });
   const tensors = await readCheckpointTensors(dir);
-  const model = CausalLM.fromTensors(config, tensors, { backbone: options.backbone ?? false, source: dir });
+  const model = CausalLM.fromTensors(config, tensors, { backbone, source: dir });
   if (options.adapter) await loadLoraAdapter(model, options.adapter);
   return model;
 }

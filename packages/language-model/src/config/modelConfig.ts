@@ -50,14 +50,15 @@ export class ConfigReader {
     return this.raw[field] !== undefined && this.raw[field] !== null;
   }
 
-  int(field: string, fallback?: number, min = 1): number {
+  int(field: string, fallback?: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
     this.used.add(field);
     const v = this.raw[field];
+    const wanted = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
     if (v === undefined || v === null) {
       if (fallback !== undefined) return fallback;
-      this.fail(field, `an integer ≥ ${min} (required)`);
+      this.fail(field, `${wanted} (required)`);
     }
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min) this.fail(field, `an integer ≥ ${min}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) this.fail(field, wanted);
     return v;
   }
 
@@ -157,39 +158,75 @@ export class ConfigReader {
   }
 }
 
+/**
+ * Upper bounds of config.json sizes, checked before anything is allocated: a corrupt or hostile
+ * config (`num_hidden_layers: 1000000000`) must fail naming the field, not run the process out of
+ * memory building parameter lists. Each is far above any released model (Llama-3.1-405B: 126
+ * layers, hidden 16384, ffn 53248, 128 heads; the largest vocabularies are ~256k).
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: 1 << 22,
+  hidden_size: 1 << 16,
+  intermediate_size: 1 << 18,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 1024,
+  max_position_embeddings: 1 << 24,
+} as const;
+
+/** tfjs backends index tensors with int32, so no parameter may have 2^31 elements or more. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
+
 /** The shared LLaMA-family reading; architectures adjust the result. */
 export function readLlamaFamilyConfig(
   reader: ConfigReader,
   architecture: string,
   modelType: string,
 ): Omit<ModelConfig, "qkvBias" | "oBias" | "extra"> {
-  const hiddenSize = reader.int("hidden_size");
-  const numAttentionHeads = reader.int("num_attention_heads");
+  const L = CONFIG_LIMITS;
+  const hiddenSize = reader.int("hidden_size", undefined, 1, L.hidden_size);
+  const numAttentionHeads = reader.int("num_attention_heads", undefined, 1, L.num_attention_heads);
   if (hiddenSize % numAttentionHeads !== 0 && !reader.has("head_dim")) {
     throw new Error(
       `${reader.source}: hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numAttentionHeads}) and no head_dim is given`,
     );
   }
-  const numKeyValueHeads = reader.int("num_key_value_heads", numAttentionHeads);
+  const numKeyValueHeads = reader.int("num_key_value_heads", numAttentionHeads, 1, L.num_key_value_heads);
   if (numAttentionHeads % numKeyValueHeads !== 0) {
     throw new Error(
       `${reader.source}: num_attention_heads (${numAttentionHeads}) must be a multiple of num_key_value_heads (${numKeyValueHeads})`,
     );
   }
-  const headDim = reader.int("head_dim", hiddenSize / numAttentionHeads);
+  const headDim = reader.int("head_dim", hiddenSize / numAttentionHeads, 1, L.head_dim);
   if (headDim % 2 !== 0) throw new Error(`${reader.source}: head_dim (${headDim}) must be even for rotary embeddings`);
   reader.only("hidden_act", ["silu"], "the MLP is SwiGLU with SiLU");
   reader.only("model_type", [modelType], `this is the ${architecture} parser`);
   reader.only("mlp_bias", [false], "LLaMA-family MLPs here have no biases");
   reader.only("attention_dropout", [0, 0.0], "attention dropout is not implemented");
   reader.used.add("architectures");
+  const vocabSize = reader.int("vocab_size", undefined, 1, L.vocab_size);
+  const intermediateSize = reader.int("intermediate_size", undefined, 1, L.intermediate_size);
+  // The largest matrices: the embedding table, the MLP projections and the attention projections.
+  const largest: [string, number][] = [
+    ["vocab_size × hidden_size", vocabSize * hiddenSize],
+    ["intermediate_size × hidden_size", intermediateSize * hiddenSize],
+    ["num_attention_heads × head_dim × hidden_size", numAttentionHeads * headDim * hiddenSize],
+  ];
+  for (const [what, elements] of largest) {
+    if (elements > MAX_TENSOR_ELEMENTS) {
+      throw new Error(
+        `${reader.source}: ${what} = ${elements} elements in one tensor; at most ${MAX_TENSOR_ELEMENTS} are possible`,
+      );
+    }
+  }
   return {
     architecture,
     modelType,
-    vocabSize: reader.int("vocab_size"),
+    vocabSize,
     hiddenSize,
-    intermediateSize: reader.int("intermediate_size"),
-    numHiddenLayers: reader.int("num_hidden_layers"),
+    intermediateSize,
+    numHiddenLayers: reader.int("num_hidden_layers", undefined, 1, L.num_hidden_layers),
     numAttentionHeads,
     numKeyValueHeads,
     headDim,
@@ -197,7 +234,7 @@ export function readLlamaFamilyConfig(
     ropeScaling: reader.ropeScaling(),
     rmsNormEps: reader.positive("rms_norm_eps", 1e-6),
     tieWordEmbeddings: reader.bool("tie_word_embeddings", false),
-    maxPositionEmbeddings: reader.int("max_position_embeddings", 2048),
+    maxPositionEmbeddings: reader.int("max_position_embeddings", 2048, 1, L.max_position_embeddings),
     initializerRange: reader.positive("initializer_range", 0.02),
     bosTokenId: reader.tokenId("bos_token_id"),
     eosTokenId: reader.tokenIds("eos_token_id"),

@@ -1,3 +1,4 @@
+import os from "node:os";
 import {
   applyRope,
   causalSelfAttention,
@@ -89,8 +90,16 @@ export class CausalLM {
     const parsed = isModelConfig(config) ? config : parseModelConfig(config, "config");
     const seed = options.seed ?? 0;
     if (!Number.isInteger(seed)) throw new Error(`CausalLM.create: seed must be an integer, got ${seed}`);
+    const specs = parameterSpecs(parsed, { lmHead: !options.backbone });
+    const bytes = 4 * specs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1), 0);
+    if (bytes > os.totalmem()) {
+      const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+      throw new Error(
+        `CausalLM.create: the config's parameters need ${gib(bytes)} of float32 (hidden_size ${parsed.hiddenSize}, intermediate_size ${parsed.intermediateSize}, num_hidden_layers ${parsed.numHiddenLayers}, vocab_size ${parsed.vocabSize}), more than this machine's ${gib(os.totalmem())} of memory`,
+      );
+    }
     const params = new Map<string, tf.Variable>();
-    parameterSpecs(parsed, { lmHead: !options.backbone }).forEach((spec, i) => {
+    specs.forEach((spec, i) => {
       params.set(
         spec.name,
         namedVariable(() => initialValue(spec, parsed.initializerRange, tfSeed(seed, i)), spec.name),
@@ -106,32 +115,7 @@ export class CausalLM {
     options: { backbone?: boolean; source?: string } = {},
   ): CausalLM {
     const source = options.source ?? "checkpoint";
-    const specs = parameterSpecs(config, { lmHead: !options.backbone });
-    const expected = new Map(specs.map((s) => [s.name, s]));
-    const missing = specs.filter((s) => !tensors.has(s.name)).map((s) => s.name);
-    const ignorable = new Set<string>(["lm_head.weight"]); // tied or backbone: transformers drops it too
-    const unexpected = [...tensors.keys()].filter(
-      (n) => !expected.has(n) && !(ignorable.has(n) && (config.tieWordEmbeddings || options.backbone)),
-    );
-    if (missing.length || unexpected.length) {
-      throw new Error(
-        `${source}: parameters do not match ${config.architecture}` +
-          (missing.length
-            ? `; missing: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ""}`
-            : "") +
-          (unexpected.length
-            ? `; unexpected: ${unexpected.slice(0, 8).join(", ")}${unexpected.length > 8 ? ` (+${unexpected.length - 8} more)` : ""}`
-            : ""),
-      );
-    }
-    for (const spec of specs) {
-      const t = tensors.get(spec.name)!;
-      if (t.shape.length !== spec.shape.length || t.shape.some((s, i) => s !== spec.shape[i])) {
-        throw new Error(
-          `${source}: tensor "${spec.name}" has shape [${t.shape.join(", ")}], expected [${spec.shape.join(", ")}] from the config`,
-        );
-      }
-    }
+    const specs = checkParameterShapes(config, tensors, options);
     if (config.tieWordEmbeddings && tensors.has("lm_head.weight") && !options.backbone) {
       const head = tensors.get("lm_head.weight")!.data;
       const embed = tensors.get("model.embed_tokens.weight")!.data;
@@ -357,6 +341,46 @@ export class CausalLM {
       return out as unknown as tf.TensorContainer;
     }) as unknown as ForwardResult;
   }
+}
+
+/**
+ * Compares a checkpoint's tensor names and shapes with the parameters `config` defines — every
+ * parameter present with its shape, nothing else (a tied or backbone-dropped `lm_head.weight`
+ * aside) — and returns the specs. Needs only shapes, so a loader calls it on the safetensors
+ * headers before reading or allocating any tensor data.
+ */
+export function checkParameterShapes(
+  config: ModelConfig,
+  tensors: ReadonlyMap<string, { shape: readonly number[] }>,
+  options: { backbone?: boolean; source?: string } = {},
+): ParameterSpec[] {
+  const source = options.source ?? "checkpoint";
+  const specs = parameterSpecs(config, { lmHead: !options.backbone });
+  const expected = new Map(specs.map((s) => [s.name, s]));
+  const missing = specs.filter((s) => !tensors.has(s.name)).map((s) => s.name);
+  const ignorable = new Set<string>(["lm_head.weight"]); // tied or backbone: transformers drops it too
+  const unexpected = [...tensors.keys()].filter(
+    (n) => !expected.has(n) && !(ignorable.has(n) && (config.tieWordEmbeddings || options.backbone)),
+  );
+  const list = (names: string[]) =>
+    `${names.slice(0, 8).join(", ")}${names.length > 8 ? ` (+${names.length - 8} more)` : ""}`;
+  if (missing.length || unexpected.length) {
+    throw new Error(
+      `${source}: parameters do not match ${config.architecture} with num_hidden_layers ${config.numHiddenLayers} ` +
+        `(${specs.length} tensors expected, ${tensors.size} found)` +
+        (missing.length ? `; missing: ${list(missing)}` : "") +
+        (unexpected.length ? `; unexpected: ${list(unexpected)}` : ""),
+    );
+  }
+  for (const spec of specs) {
+    const t = tensors.get(spec.name)!;
+    if (t.shape.length !== spec.shape.length || t.shape.some((s, i) => s !== spec.shape[i])) {
+      throw new Error(
+        `${source}: tensor "${spec.name}" has shape [${t.shape.join(", ")}], expected [${spec.shape.join(", ")}] from the config`,
+      );
+    }
+  }
+  return specs;
 }
 
 /** labels [B, L] → the target of each position [B·L]: the next label, −100 at each row's end. */

@@ -75,7 +75,7 @@ describe("config.json parsing", () => {
       /num_attention_heads \(4\) must be a multiple of num_key_value_heads \(3\)/,
     );
     expect(() => parseModelConfig({ ...llama, hidden_size: undefined })).toThrow(
-      /config.json: field "hidden_size" must be an integer ≥ 1 \(required\)/,
+      /config.json: field "hidden_size" must be an integer from 1 to 65536 \(required\)/,
     );
     expect(() => parseModelConfig({ ...llama, vocab_size: 12.5 })).toThrow(/"vocab_size" must be an integer/);
     expect(() =>
