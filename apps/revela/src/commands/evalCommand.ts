@@ -14,6 +14,7 @@ import { type Command, Option } from "commander";
 import { checkDatasetDir } from "../data/checkDatasetDir.js";
 import { defaultDatasetDir } from "../data/defaultDataset.js";
 import { documentText } from "../data/documentText.js";
+import { requireJudgedQueries } from "../data/judgedQueries.js";
 import type { ResultRow } from "../pipeline/pipelineResult.js";
 import { formatResultsTable } from "../report/resultsTable.js";
 import { addBackendOptions, startBackend } from "./backendOptions.js";
@@ -58,7 +59,7 @@ async function evaluate(command: Command, ctx: CliContext): Promise<void> {
   checkDatasetDir(data, o.data !== undefined ? "--data" : "embedded dataset", { split: o.split });
   const dataset = await loadBeirDataset(data, { split: o.split });
   for (const warning of dataset.warnings) log(`warning: ${warning}`);
-  if (dataset.queries.size === 0) throw new Error(`${data}: no queries of split "${o.split}" have judgements`);
+  requireJudgedQueries(dataset, data, o.split);
   log(
     `${path.basename(path.resolve(data))}, split ${o.split}: ${dataset.queries.size} queries, ${dataset.corpus.size} documents`,
   );

@@ -21,6 +21,7 @@ import {
 } from "@revela/trainer";
 import * as tf from "@tensorflow/tfjs";
 import { documentText } from "../data/documentText.js";
+import { requireJudgedQueries } from "../data/judgedQueries.js";
 import type { AppConfig } from "./appConfig.js";
 import { denseRun, resultRow } from "./evaluateRetriever.js";
 import { buildModels, copyWeights } from "./models.js";
@@ -82,6 +83,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     loadBeirDataset(dataDir, { split: config.split }),
   );
   for (const w of dataset.warnings) io.log(`  warning: ${w}`);
+  requireJudgedQueries(dataset, dataDir, config.split);
   const docs = [...dataset.corpus.values()];
   const corpusTexts = docs.map(documentText);
   const chunks: Chunk[] = docs.flatMap((d) =>
