@@ -93,7 +93,9 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     };
   }
   const tokenizerDir = llama3TokenizerDir();
-  const base = await Tokenizer.fromDir(tokenizerDir);
+  // BOS first, as Llama-3.2's tokenizer (the paper's) does: the shipped Llama-3 file's post-processor
+  // adds none, and the official collator's views and LM input all start with BOS.
+  const base = await Tokenizer.fromDir(tokenizerDir, { addBosToken: true });
   const compaction = VocabularyCompaction.fromTexts(base, corpusTexts as string[], {
     minCount: m.minTokenCount,
     prefixes: ["", "query: ", "passage: "],

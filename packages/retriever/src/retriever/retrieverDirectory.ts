@@ -17,6 +17,7 @@ import {
   VocabularyCompaction,
 } from "@revela/language-model";
 import type { EncoderOptions } from "../encoder/encoderOptions.js";
+import { movedAside, replaceDirectory } from "./atomicDirectory.js";
 import { Retriever } from "./retriever.js";
 import {
   parseRetrieverConfig,
@@ -50,8 +51,39 @@ export interface RetrieverSources {
   options?: Partial<EncoderOptions>;
 }
 
-/** Writes a retriever directory (see above); retriever.json is written last, so its presence means complete. */
+/**
+ * Writes a retriever directory (see above) atomically: the whole directory is written beside `dir`
+ * and renamed into place, so a crash at any moment leaves the previous retriever or the new one,
+ * never new weights beside an old retriever.json; the next save removes what a crash left. An
+ * existing `dir` is replaced only if it holds nothing but a retriever's files.
+ */
 export async function saveRetriever(retriever: Retriever, dir: string): Promise<void> {
+  if (typeof dir !== "string" || !dir) throw new Error("saveRetriever: dir must be a directory path");
+  await replaceDirectory(dir, (tmp) => writeRetrieverFiles(retriever, tmp), foreignEntries);
+}
+
+/** Why a directory must not be replaced by a retriever: entries that are not a retriever's (or null). */
+function foreignEntries(entries: string[]): string | null {
+  const ours = (e: string) =>
+    RETRIEVER_ENTRIES.has(e) || /^model-\d{5}-of-\d{5}\.safetensors$/.test(e) || e.endsWith(".partial");
+  const foreign = entries.filter((e) => !ours(e));
+  if (foreign.length === 0) return null;
+  return `holds ${foreign.slice(0, 5).join(", ")}${foreign.length > 5 ? ` (+${foreign.length - 5} more)` : ""}, which a saved retriever does not; save into a new or empty directory`;
+}
+
+const RETRIEVER_ENTRIES = new Set([
+  RETRIEVER_CONFIG_FILE,
+  CONFIG_FILE,
+  "model.safetensors",
+  "model.safetensors.index.json",
+  ADAPTER_SUBDIR,
+  TOKENIZER_FILE,
+  TOKENIZER_CONFIG_FILE,
+  VOCAB_COMPACTION_FILE,
+]);
+
+/** The files of a retriever directory; retriever.json last. */
+async function writeRetrieverFiles(retriever: Retriever, dir: string): Promise<void> {
   const op = "saveRetriever";
   if (!(retriever instanceof Retriever)) throw new Error(`${op}: retriever must be a Retriever`);
   if (typeof dir !== "string" || !dir) throw new Error(`${op}: dir must be a directory path`);
@@ -74,6 +106,7 @@ export async function saveRetriever(retriever: Retriever, dir: string): Promise<
   }
   const tokenizer = retriever.tokenizer;
   if (tokenizer instanceof CompactTokenizer) await tokenizer.compaction.save(dir);
+  await recordBosChoice(tokenizer, dir);
   const config: RetrieverConfig = {
     format: RETRIEVER_FORMAT,
     version: RETRIEVER_FORMAT_VERSION,
@@ -83,6 +116,23 @@ export async function saveRetriever(retriever: Retriever, dir: string): Promise<
     vocabCompaction: tokenizer instanceof CompactTokenizer,
   };
   const file = join(dir, RETRIEVER_CONFIG_FILE);
+  await writeFile(`${file}.partial`, `${JSON.stringify(config, null, 2)}\n`);
+  await rename(`${file}.partial`, file);
+}
+
+/**
+ * Loading decides BOS from tokenizer_config.json's add_bos_token. A tokenizer built with BOS forced
+ * on (or off) against its files' default — the app forces BOS on the shipped Llama-3 file, whose
+ * post-processor adds none — must load the same way, or the saved retriever would embed other ids.
+ */
+async function recordBosChoice(tokenizer: unknown, dir: string): Promise<void> {
+  const base =
+    tokenizer instanceof CompactTokenizer ? tokenizer.base : tokenizer instanceof Tokenizer ? tokenizer : null;
+  if (!base) return;
+  const file = join(dir, TOKENIZER_CONFIG_FILE);
+  const config = (await isFile(file)) ? (JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>) : {};
+  if (config.add_bos_token === base.addBosToken) return;
+  config.add_bos_token = base.addBosToken;
   await writeFile(`${file}.partial`, `${JSON.stringify(config, null, 2)}\n`);
   await rename(`${file}.partial`, file);
 }
@@ -128,6 +178,9 @@ async function loadDirectory(dir: string): Promise<Retriever> {
   const op = "loadRetriever";
   if (!dir) throw new Error(`${op}: dir must be a directory path`);
   const configFile = join(dir, RETRIEVER_CONFIG_FILE);
+  // A save that is swapping the directory (or crashed doing so) has it under its moved-aside name.
+  const aside = (await isFile(configFile)) ? null : await movedAside(dir);
+  if (aside !== null) return loadDirectory(aside);
   if (!(await isFile(configFile))) {
     throw new Error(
       `${op}: ${configFile} not found: ${dir} is not a retriever directory written by saveRetriever` +
