@@ -1,7 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CrossAttentionImplementation, crossDocumentAttention, documentWeights } from "@revela/inbatch-attention";
+import {
+  type CrossAttentionImplementation,
+  crossDocumentAttention,
+  documentWeights,
+  roundToBfloat16,
+} from "@revela/inbatch-attention";
 import { frugalVariableGrads, initBackend } from "@revela/kernels";
 import { type CausalLM, type ForwardOptions, loadPretrained } from "@revela/language-model";
 import { DenseEncoder } from "@revela/retriever";
@@ -71,6 +76,15 @@ interface StepGolden {
   /** The in-batch term from the same Q, K and W with V × small_values_scale: where V-norm's ε shows. */
   inbatch_terms_small_values?: GoldenTensor[];
   small_values_scale?: number;
+  /** W with cos rounded to bfloat16 before /τ; at τ = 0.05 also ∂Σ(W ⊙ dL/dW)/∂(embeddings). */
+  bf16_similarity: {
+    similarities: GoldenTensor;
+    weights: GoldenTensor;
+    /** Smallest distance of an off-diagonal cos to a bf16 rounding boundary. */
+    rounding_margin: number;
+    grad_query_embeddings?: GoldenTensor;
+    grad_passage_embeddings?: GoldenTensor;
+  };
 }
 
 interface Pass1Golden {
@@ -267,6 +281,68 @@ for (const backend of BACKENDS) {
           expectClose("similarities S", "S = q pᵀ", tf.matMul(q, p, false, true), g.similarities);
           const w = documentWeights(q, p, { temperature: g.temperature, excludeDiagonal: true });
           expectClose(`W (τ = ${g.temperature})`, "W", w, g.weights);
+        });
+      });
+
+      it("W with similarityPrecision bf16: cos rounded to bfloat16 (nearest even) before /τ", () => {
+        const golden = g.bf16_similarity;
+        tf.tidy(() => {
+          const q = models.retriever.embed(batch.queryIds, batch.queryMask);
+          const p = models.retriever.embed(batch.passageIds, batch.passageMask);
+          // Our float32 cos must round to the same bf16 values as PyTorch's float64 ones: it does when
+          // its error is far below the golden's distance to a rounding boundary (the generator keeps ≥ 1e-5).
+          const s = tf.matMul(q, p, false, true).dataSync();
+          const error = relativeError(s, g.similarities, "S") * Math.max(...g.similarities.values.map(Math.abs));
+          expect(error, "float32 error of S against the bf16 rounding margin").toBeLessThan(
+            golden.rounding_margin / 10,
+          );
+          s.forEach((x, n) => {
+            if (Math.floor(n / b) === n % b) return; // the diagonal is masked out of W
+            expect(roundToBfloat16(x), `bf16(S[${n}])`).toBe(golden.similarities.values[n]);
+          });
+          const w = documentWeights(q, p, {
+            temperature: g.temperature,
+            excludeDiagonal: true,
+            similarityPrecision: "bf16",
+          });
+          expectClose(`W, bf16 similarities (τ = ${g.temperature})`, "W (bf16 similarities)", w, golden.weights);
+        });
+        const gradQ = golden.grad_query_embeddings;
+        const gradP = golden.grad_passage_embeddings;
+        expect(gradQ === undefined, "a gradient golden exactly for τ = 0.05").toBe(g.temperature !== 0.05);
+        if (gradQ && gradP) {
+          // The rounding passes the gradient straight through, as a dtype cast does in autograd.
+          const dw = fromGolden(g.dloss_dweights);
+          const probe = (q: tf.Tensor, p: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                documentWeights(q, p, {
+                  temperature: g.temperature,
+                  excludeDiagonal: true,
+                  similarityPrecision: "bf16",
+                }),
+                dw,
+              ),
+            );
+          const [dq, dp] = tf.grads(probe)([fromGolden(g.query_embeddings), fromGolden(g.passage_embeddings)]);
+          expectClose("∂/∂embeddings through bf16 W", "d/dq of Σ W_bf16 ⊙ dL/dW", dq as tf.Tensor, gradQ);
+          expectClose("∂/∂embeddings through bf16 W", "d/dp of Σ W_bf16 ⊙ dL/dW", dp as tf.Tensor, gradP);
+          tf.dispose([dq, dp, dw]);
+        }
+      });
+
+      it("revelaLoss with similarityPrecision bf16 uses the bf16 W", () => {
+        tf.tidy(() => {
+          const out = revelaLoss(models.retriever, models.lm, batch, {
+            ...options("streaming"),
+            similarityPrecision: "bf16",
+          });
+          expectClose(
+            `W, bf16 similarities (τ = ${g.temperature})`,
+            "revelaLoss W (bf16)",
+            out.weights,
+            g.bf16_similarity.weights,
+          );
         });
       });
 
