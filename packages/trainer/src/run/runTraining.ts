@@ -22,6 +22,12 @@ export interface RunTrainingOptions<B = Batch> {
   maxMinutes?: number;
   /** Checkpoint every this many steps (and always when the run stops). Default 100. */
   checkpointEvery?: number;
+  /**
+   * Also checkpoint after a step that ends this many minutes or more after the last checkpoint (or
+   * the start), so that a killed run loses at most about this much work whatever a step costs.
+   * Default none: steps only.
+   */
+  checkpointMinutes?: number;
   /** Checkpoints kept on disk. Default 3. */
   keepCheckpoints?: number;
   /**
@@ -133,6 +139,10 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
   }
   const steps = requirePositiveInteger("steps", options.steps);
   const checkpointEvery = requirePositiveInteger("checkpointEvery", options.checkpointEvery ?? 100);
+  const checkpointMinutes = options.checkpointMinutes;
+  if (checkpointMinutes !== undefined && !(typeof checkpointMinutes === "number" && checkpointMinutes > 0)) {
+    throw new Error(`runTraining: checkpointMinutes must be a positive number, got ${String(checkpointMinutes)}`);
+  }
   const maxMinutes = options.maxMinutes;
   if (maxMinutes !== undefined && !(typeof maxMinutes === "number" && maxMinutes > 0)) {
     throw new Error(`runTraining: maxMinutes must be a positive number, got ${String(maxMinutes)}`);
@@ -237,6 +247,9 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
   try {
     if (options.handleSigint ?? true) process.on("SIGINT", onSigint);
     const deadline = maxMinutes === undefined ? Number.POSITIVE_INFINITY : now() + maxMinutes * 60_000;
+    // The clock is read only when time-based checkpoints are on (injected clocks count their calls).
+    const timed = checkpointMinutes !== undefined;
+    let lastCheckpointAt = timed ? now() : 0;
     progress.start(steps, startStep);
     for (const note of notes) progress.log(note);
     if (lastGoodState === "memory" && step < steps) lastGood = await snapshot();
@@ -265,11 +278,13 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
       }
       step++;
       progress.update(step, metrics);
-      const due = step % checkpointEvery === 0;
+      const due =
+        step % checkpointEvery === 0 || (timed && now() - lastCheckpointAt >= (checkpointMinutes as number) * 60_000);
       if (lastGoodState === "memory") {
         lastGood = await snapshot();
         if (due) await save(lastGood, "periodic");
       } else if (due) await save(await snapshot(), "periodic");
+      if (due && timed) lastCheckpointAt = now();
       if (evaluateEvery > 0 && step % evaluateEvery === 0) await evaluate();
     }
     if (reason !== "non-finite" && step > startStep) await evaluate();

@@ -178,6 +178,42 @@ describe("runTraining", () => {
     expect(await new CheckpointStore(runDir).steps()).toEqual([2]);
   });
 
+  it("also checkpoints by time: after any step that ends checkpointMinutes after the last checkpoint (injected clock)", async () => {
+    const runDir = newRunDir();
+    let t = 0;
+    const batcher = new ConsecutiveBatcher(chunks, { batchSize: 4, seed: 7 });
+    // Each batch drawn is a step taking 40 s of the injected clock.
+    const batches = {
+      next: () => {
+        t += 40_000;
+        return batcher.next();
+      },
+      state: () => batcher.state(),
+      restore: (s: Parameters<typeof batcher.restore>[0]) => batcher.restore(s),
+    };
+    const trainer = new ToyRegression();
+    try {
+      await runTraining({
+        runDir,
+        config,
+        trainer,
+        batches,
+        steps: 10,
+        checkpointEvery: 100,
+        checkpointMinutes: 2,
+        keepCheckpoints: Number.POSITIVE_INFINITY,
+        progress: quiet(),
+        now: () => t,
+      });
+    } finally {
+      trainer.dispose();
+    }
+    expect(await new CheckpointStore(runDir).steps()).toEqual([3, 6, 9, 10]);
+    await expect(train(newRunDir(), { checkpointMinutes: 0 })).rejects.toThrow(
+      /checkpointMinutes must be a positive number, got 0/,
+    );
+  });
+
   it("refuses to start over a run with checkpoints unless resuming, and notes config changes on resume", async () => {
     const runDir = newRunDir();
     await train(runDir, { steps: 4 });
