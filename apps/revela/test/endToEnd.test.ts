@@ -66,6 +66,16 @@ describe("revela train, end to end on a slice of SciFact", () => {
     expect(result.config.trainedSteps).toBe(3);
     expect(result.lossCurves.find((c) => c.name === "revela")!.points).toHaveLength(3);
     expect(result.weights!.size).toBeGreaterThanOrEqual(16);
+    // Learning curves: the slice evaluated before training and at the stop, for Revela and the baseline.
+    const ndcgChart = result.learningCurves!.find((c) => c.yLabel === "nDCG@10")!;
+    expect(ndcgChart.curves.map((c) => [c.name, c.points.map((p) => p.step)])).toEqual([
+      ["Revela", [0, 3]],
+      ["Contrastive baseline", [0, 3]],
+    ]);
+    // Both start from the same weights, so their step-0 figures are equal.
+    expect(ndcgChart.curves[0]!.points[0]!.loss).toBe(ndcgChart.curves[1]!.points[0]!.loss);
+    const wChart = result.learningCurves!.find((c) => c.title.startsWith("Document weights"))!;
+    expect(wChart.curves.map((c) => c.name)).toContain("mass on the BM25 neighbour");
     const html = readFileSync(path.join(out, "report.html"), "utf8");
     expect(html).toContain("<svg");
     expect(html).toContain("Revela");

@@ -40,6 +40,29 @@ describe("renderReportHtml", () => {
     expect(html).toContain("84.5 %"); // 600 s of 710
   });
 
+  it("draws each learning curve chart with its title and y label, and checks them in results.json", () => {
+    const r = sampleResult();
+    r.learningCurves = [
+      {
+        title: "nDCG@10 on the curve slice",
+        yLabel: "nDCG@10",
+        curves: [
+          { name: "Revela", points: [{ step: 0, loss: 0.05 }, { step: 60, loss: 0.09 }] },
+          { name: "Contrastive baseline", points: [{ step: 0, loss: 0.05 }, { step: 60, loss: 0.07 }] },
+        ],
+      },
+    ];
+    const page = renderReportHtml(r);
+    expect((page.match(/<svg /g) ?? []).length).toBe(5);
+    expect(page).toContain("<h2>nDCG@10 on the curve slice</h2>");
+    expect(page).toContain('aria-label="nDCG@10 on the curve slice"');
+    expect(page).toMatch(/rotate\(-90\)" text-anchor="middle">nDCG@10<\/text>/);
+    expect(() => checkPipelineResult(JSON.parse(JSON.stringify(r)), "results.json")).not.toThrow();
+    const bad = JSON.parse(JSON.stringify(r));
+    bad.learningCurves[0].yLabel = 3;
+    expect(() => checkPipelineResult(bad, "results.json")).toThrow(/learningCurves\[0\]\.yLabel/);
+  });
+
   it("escapes every string from the result", () => {
     expect(html).not.toContain("<fused>");
     expect(html).toContain("BM25 + Revela (RRF) &lt;fused&gt;");

@@ -9,6 +9,7 @@ export { type ChunkOptions, chunkCorpus, chunkDocument } from "./data/chunkDocum
 export { type BatcherOptions, ConsecutiveBatcher } from "./data/consecutiveBatcher.js";
 export { CorpusFormatError } from "./data/corpusFormatError.js";
 export { epochBatchSizes } from "./data/epochLayout.js";
+export { InBatchBm25 } from "./data/inBatchBm25.js";
 export { type BeirCorpusOptions, readBeirCorpus } from "./data/readBeirCorpus.js";
 export { type CorpusWarning, type JsonlCorpusOptions, readJsonlCorpus } from "./data/readJsonlCorpus.js";
 export { SeededRandom } from "./data/seededRandom.js";

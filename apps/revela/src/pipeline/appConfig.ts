@@ -113,6 +113,11 @@ export interface AppConfig {
     batchSize: number;
     /** Also report BM25 + Revela reciprocal-rank fusion. */
     hybrid: boolean;
+    /** Learning curves: evaluate on a fixed slice every this many training steps (0 = off). */
+    curveEvery: number;
+    /** The slice: this many judged queries (seeded), their relevant documents, and this many others. */
+    curveQueries: number;
+    curveDocuments: number;
   };
 }
 
@@ -166,7 +171,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     retrieverInit: "random",
   },
   baseline: { contrastive: true, temperature: 0.05, lr: 1e-4 },
-  eval: { maxDocTokens: 256, batchSize: 32, hybrid: true },
+  eval: { maxDocTokens: 256, batchSize: 32, hybrid: true, curveEvery: 60, curveQueries: 50, curveDocuments: 500 },
 };
 
 /** What the `paper` recipe sets (from PAPER_RECIPE); every other key keeps the app default. */

@@ -12,6 +12,13 @@ export interface LossCurve {
   points: { step: number; loss: number }[];
 }
 
+/** A chart of curves sharing one y axis: retrieval quality during training, or W's diagnostics. */
+export interface LearningCurve {
+  title: string;
+  yLabel: string;
+  curves: LossCurve[];
+}
+
 export interface WeightMatrix {
   /** B × B row-major document weights W of one batch after training. */
   size: number;
@@ -42,6 +49,8 @@ export interface PipelineResult {
   documents: number;
   rows: ResultRow[];
   lossCurves: LossCurve[];
+  /** Absent in results written before learning curves existed. */
+  learningCurves?: LearningCurve[];
   weights: WeightMatrix | null;
   config: Record<string, unknown>;
   machine: MachineInfo;

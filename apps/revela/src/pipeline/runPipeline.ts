@@ -13,6 +13,7 @@ import {
   ConsecutiveBatcher,
   ContrastiveTrainer,
   chunkDocument,
+  InBatchBm25,
   LanguageModelTrainer,
   LrSchedule,
   RevelaTrainer,
@@ -24,8 +25,9 @@ import { documentText } from "../data/documentText.js";
 import { requireJudgedQueries } from "../data/judgedQueries.js";
 import type { AppConfig } from "./appConfig.js";
 import { denseRun, resultRow } from "./evaluateRetriever.js";
+import { curveEvaluator, curveSlice } from "./learningCurve.js";
 import { buildModels, copyWeights } from "./models.js";
-import type { LossCurve, PhaseTiming, PipelineResult, ResultRow } from "./pipelineResult.js";
+import type { LearningCurve, LossCurve, PhaseTiming, PipelineResult, ResultRow } from "./pipelineResult.js";
 
 /** How the pipeline talks to its caller (the CLI): log lines and progress of long phases. */
 export interface PipelineIO {
@@ -53,16 +55,44 @@ class Clock {
   }
 }
 
-function readLoss(metricsFile: string, name: string): LossCurve {
-  if (!fs.existsSync(metricsFile)) return { name, points: [] };
+/** One figure per step from a JSON-lines log (metrics.jsonl, evals.jsonl) as a curve; `loss` holds the figure. */
+function readSeries(file: string, name: string, key = "loss"): LossCurve {
+  if (!fs.existsSync(file)) return { name, points: [] };
   const points = fs
-    .readFileSync(metricsFile, "utf8")
+    .readFileSync(file, "utf8")
     .split("\n")
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { step: number; loss: number })
-    .filter((m) => Number.isFinite(m.loss))
-    .map((m) => ({ step: m.step, loss: m.loss }));
+    .map((l) => JSON.parse(l) as Record<string, number>)
+    .filter((m) => Number.isFinite(m[key]))
+    .map((m) => ({ step: m.step as number, loss: m[key] as number }));
   return { name, points };
+}
+
+/** The retrieval curves of Revela and the baseline, and W's diagnostics during Revela training. */
+function learningCurves(revelaDir: string, contrastiveDir: string | null): LearningCurve[] {
+  const evals = (key: string) => [
+    readSeries(path.join(revelaDir, "evals.jsonl"), "Revela", key),
+    ...(contrastiveDir ? [readSeries(path.join(contrastiveDir, "evals.jsonl"), "Contrastive baseline", key)] : []),
+  ];
+  const w = (key: string, name: string) => readSeries(path.join(revelaDir, "metrics.jsonl"), name, key);
+  return [
+    { title: "nDCG@10 on the curve slice", yLabel: "nDCG@10", curves: evals("ndcg10") },
+    { title: "Recall@100 on the curve slice", yLabel: "Recall@100", curves: evals("recall100") },
+    {
+      title: "Document weights W during Revela training (per batch)",
+      yLabel: "mass / weight",
+      curves: [
+        w("meanMaxWeight", "mean max Wᵢⱼ"),
+        w("sameDocumentMass", "mass on same-document chunks"),
+        w("bm25NeighbourMass", "mass on the BM25 neighbour"),
+      ],
+    },
+    {
+      title: "Entropy of W's rows during Revela training",
+      yLabel: "nats",
+      curves: [w("weightEntropy", "entropy of W")],
+    },
+  ].filter((c) => c.curves.some((s) => s.points.length > 0));
 }
 
 /**
@@ -93,6 +123,15 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     `  ${docs.length} documents → ${chunks.length} chunks of ≤ ${config.train.chunkWords} words; ${dataset.queries.size} ${config.split} queries`,
   );
 
+  // Learning curves: the same small slice of the evaluation data every `curveEvery` steps.
+  const curves =
+    config.eval.curveEvery > 0
+      ? curveSlice(dataset, {
+          queries: config.eval.curveQueries,
+          documents: config.eval.curveDocuments,
+          seed: config.seed,
+        })
+      : null;
   const rows: ResultRow[] = [];
   const bm25Run: Run = await clock.phase("BM25", io, () =>
     Bm25Index.build(dataset.corpus).retrieve(dataset.queries, { k: 100 }),
@@ -160,8 +199,12 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     trainer: Trainable<Batch>,
     steps: number,
     minutes: number | undefined,
-    batching: AppConfig["train"]["batching"] = t.batching,
+    extra: {
+      batching?: AppConfig["train"]["batching"];
+      evaluate?: (step: number) => Promise<Record<string, number>>;
+    } = {},
   ) => {
+    const batching = extra.batching ?? t.batching;
     const runDir = path.join(runsDir, name);
     fs.rmSync(runDir, { recursive: true, force: true });
     const result = await runTraining({
@@ -178,11 +221,12 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       keepCheckpoints: 1,
       handleSigint: true,
       progress: io.progressStream ? { stream: io.progressStream } : {},
+      ...(extra.evaluate ? { evaluate: extra.evaluate, evaluateEvery: config.eval.curveEvery } : {}),
     });
     io.log(`  ${name}: ${result.message}`);
     if (result.reason === "non-finite" || result.reason === "interrupted")
       throw new Error(`${name} training stopped: ${result.message}`);
-    return { result, curve: readLoss(path.join(runDir, "metrics.jsonl"), name) };
+    return { result, runDir, curve: readSeries(path.join(runDir, "metrics.jsonl"), name) };
   };
 
   let lmWarmupCurve: LossCurve | null = null;
@@ -231,7 +275,10 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     const run = await clock.phase(
       t.lmWarmup === "inbatch" ? "LM warm-up (in-batch, same-document W)" : "LM warm-up (next-token only)",
       io,
-      () => train("lm-warmup", warmup, t.steps, warmupMinutes, t.lmWarmup === "inbatch" ? "consecutive" : t.batching),
+      () =>
+        train("lm-warmup", warmup, t.steps, warmupMinutes, {
+          batching: t.lmWarmup === "inbatch" ? "consecutive" : t.batching,
+        }),
     );
     warmup.dispose();
     lmWarmupCurve = run.curve;
@@ -250,6 +297,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       ? new Map([...retrieverModel.params].map(([name, v]) => [name, tf.clone(v)]))
       : null;
 
+  const lexical = new InBatchBm25(chunks);
   const revela = new RevelaTrainer({
     retriever,
     retrieverModel,
@@ -272,8 +320,17 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     maxGradNorm: t.maxGradNorm,
     freezeLm: t.freezeLm,
     schedule: schedule(),
+    neighbours: (batch) => lexical.nearest(batch),
   });
-  const revelaRun = await clock.phase("train Revela", io, () => train("revela", revela, t.steps, revelaBudget));
+  const revelaRun = await clock.phase("train Revela", io, () =>
+    train(
+      "revela",
+      revela,
+      t.steps,
+      revelaBudget,
+      curves ? { evaluate: curveEvaluator(retriever, curves, config.eval.batchSize) } : {},
+    ),
+  );
   const stepsDone = revelaRun.result.step;
   const weightsBatch = new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed + 1 }).next();
   const w = revela.weightsFor(weightsBatch);
@@ -284,7 +341,8 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   rows.push(resultRow("Revela", revelaDense, dataset));
   // `revela eval|encode|search --retriever <out>/retriever` use it.
   await clock.phase("save retriever", io, () => saveRetriever(revelaRetriever, path.join(config.out, "retriever")));
-  const curves: LossCurve[] = [...(lmWarmupCurve ? [lmWarmupCurve] : []), revelaRun.curve];
+  const lossCurves: LossCurve[] = [...(lmWarmupCurve ? [lmWarmupCurve] : []), revelaRun.curve];
+  let contrastiveRunDir: string | null = null;
 
   if (config.baseline.contrastive && stepsDone > 0) {
     const baselineModel: CausalLM = await models.makeRetrieverBackbone();
@@ -304,10 +362,17 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       schedule: schedule(),
     });
     const run = await clock.phase(`train contrastive baseline (${stepsDone} steps)`, io, () =>
-      train("contrastive", contrastive, stepsDone, undefined),
+      train(
+        "contrastive",
+        contrastive,
+        stepsDone,
+        undefined,
+        curves ? { evaluate: curveEvaluator(baselineEncoder, curves, config.eval.batchSize) } : {},
+      ),
     );
+    contrastiveRunDir = run.runDir;
     contrastive.dispose();
-    curves.push(run.curve);
+    lossCurves.push(run.curve);
     const dense = await clock.phase("evaluate contrastive baseline", io, () =>
       denseRun(baselineEncoder, dataset, config.eval.batchSize),
     );
@@ -323,7 +388,8 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     queries: dataset.queries.size,
     documents: dataset.corpus.size,
     rows,
-    lossCurves: curves,
+    lossCurves,
+    learningCurves: learningCurves(revelaRun.runDir, contrastiveRunDir),
     weights: { size: w.size, values: Array.from(w.weights), labels: weightsBatch.chunks.map((c) => c.docId) },
     config: {
       ...(config as unknown as Record<string, unknown>),

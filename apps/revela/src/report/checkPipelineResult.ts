@@ -42,16 +42,29 @@ export function checkPipelineResult(value: unknown, source = "result"): asserts 
       if (typeof v !== "number" || !(v >= 0 && v <= 1)) fail(`${p}${key}`, "a number in [0, 1]", v);
     }
   }
-  for (const [i, curve] of arr(value, "lossCurves", "").entries()) {
-    const p = `lossCurves[${i}].`;
-    if (!isObject(curve)) return fail(`lossCurves[${i}]`, "an object", kindOf(curve));
-    str(curve, "name", p);
-    for (const [j, point] of arr(curve, "points", p).entries()) {
-      const q = `${p}points[${j}].`;
-      if (!isObject(point)) return fail(`${p}points[${j}]`, "an object", kindOf(point));
-      num(point, "step", q);
-      // A diverged run's loss is NaN or Infinity; JSON writes those as null. The chart skips them.
-      if (point.loss !== null && typeof point.loss !== "number") fail(`${q}loss`, "a number or null", point.loss);
+  const checkCurves = (holder: Record<string, unknown>, key: string, where: string) => {
+    for (const [i, curve] of arr(holder, key, where).entries()) {
+      const p = `${where}${key}[${i}].`;
+      if (!isObject(curve)) return fail(`${where}${key}[${i}]`, "an object", kindOf(curve));
+      str(curve, "name", p);
+      for (const [j, point] of arr(curve, "points", p).entries()) {
+        const q = `${p}points[${j}].`;
+        if (!isObject(point)) return fail(`${p}points[${j}]`, "an object", kindOf(point));
+        num(point, "step", q);
+        // A diverged run's loss is NaN or Infinity; JSON writes those as null. The chart skips them.
+        if (point.loss !== null && typeof point.loss !== "number") fail(`${q}loss`, "a number or null", point.loss);
+      }
+    }
+  };
+  checkCurves(value, "lossCurves", "");
+  // Optional: results written before learning curves existed have none.
+  if (value.learningCurves !== undefined) {
+    for (const [i, chart] of arr(value, "learningCurves", "").entries()) {
+      const p = `learningCurves[${i}].`;
+      if (!isObject(chart)) return fail(`learningCurves[${i}]`, "an object", kindOf(chart));
+      str(chart, "title", p);
+      str(chart, "yLabel", p);
+      checkCurves(chart, "curves", p);
     }
   }
   const w = value.weights;

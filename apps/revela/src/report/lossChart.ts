@@ -11,15 +11,19 @@ const MARGIN = { left: 64, right: 20, top: 20, bottom: 46 };
 const fmt = (v: number) => v.toFixed(1);
 
 /**
- * Training loss against step, one line per run, as inline SVG. Points whose loss is not a finite
+ * A figure against step (training loss by default; any learning curve), one line per series, as inline SVG. Points whose loss is not a finite
  * number (a diverged step; null once written to JSON) break the line instead of dragging the axis
  * to infinity.
  */
-export function renderLossChart(curves: readonly LossCurve[]): string {
+export function renderLossChart(
+  curves: readonly LossCurve[],
+  options: { yLabel?: string; ariaLabel?: string } = {},
+): string {
+  const yLabel = options.yLabel ?? "loss";
   const finite = curves.flatMap((c) =>
     c.points.filter((p) => typeof p.loss === "number" && Number.isFinite(p.loss) && Number.isFinite(p.step)),
   );
-  if (finite.length === 0) return `<p class="empty">No loss was recorded.</p>`;
+  if (finite.length === 0) return `<p class="empty">No ${escapeHtml(yLabel)} was recorded.</p>`;
   const xTicks = niceTicks(Math.min(...finite.map((p) => p.step)), Math.max(...finite.map((p) => p.step)), 6);
   const yTicks = niceTicks(Math.min(...finite.map((p) => p.loss)), Math.max(...finite.map((p) => p.loss)), 5);
   const [x0, x1] = [xTicks[0] as number, xTicks[xTicks.length - 1] as number];
@@ -64,14 +68,14 @@ export function renderLossChart(curves: readonly LossCurve[]): string {
       `<text class="legend" x="20" y="0">${escapeHtml(curve.name)}</text></g>`,
   );
   return [
-    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="Training loss by step">`,
+    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escapeHtml(options.ariaLabel ?? "Training loss by step")}">`,
     ...grid,
     `<line class="axis" x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${HEIGHT - MARGIN.bottom}"/>`,
     `<line class="axis" x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${HEIGHT - MARGIN.bottom}" y2="${HEIGHT - MARGIN.bottom}"/>`,
     ...lines,
     ...legend,
     `<text class="label" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 8}" text-anchor="middle">step</text>`,
-    `<text class="label" transform="translate(16,${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">loss</text>`,
+    `<text class="label" transform="translate(16,${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(yLabel)}</text>`,
     "</svg>",
   ].join("\n");
 }

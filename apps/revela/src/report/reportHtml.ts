@@ -96,6 +96,9 @@ ${renderNdcgBarChart(result.rows)}
 
 <h2>Training loss</h2>
 ${renderLossChart(result.lossCurves)}
+${(result.learningCurves ?? [])
+  .map((c) => `<h2>${escapeHtml(c.title)}</h2>\n${renderLossChart(c.curves, { yLabel: c.yLabel, ariaLabel: c.title })}`)
+  .join("\n")}
 
 <h2>Document weights W of one batch</h2>
 <p class="note">Row: a chunk as the query; column: the chunk it attends to (labels are document ids). Each row sums to 1; the diagonal is excluded.</p>

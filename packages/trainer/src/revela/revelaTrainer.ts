@@ -48,6 +48,8 @@ export interface RevelaTrainerOptions {
    * from the free structure of raw text (no labels), before the retriever drives W.
    */
   weightsFrom?: "retriever" | "sameDocument";
+  /** Each chunk's lexical nearest neighbour in a batch (e.g. InBatchBm25.nearest): adds the `bm25NeighbourMass` metric. */
+  neighbours?: (chunks: Batch["chunks"]) => readonly number[];
 }
 
 /**
@@ -155,6 +157,7 @@ export class RevelaTrainer implements Trainable<Batch> {
         w,
         batch.chunks.length,
         batch.chunks.map((c) => c.docId),
+        o.neighbours?.(batch.chunks),
       );
       const lrs = this.optimizer.learningRates();
       const seconds = (performance.now() - t0) / 1000;
@@ -172,6 +175,7 @@ export class RevelaTrainer implements Trainable<Batch> {
         meanMaxWeight: stats.meanMaxWeight,
         weightEntropy: stats.meanEntropy,
         sameDocumentMass: stats.sameDocumentMass,
+        ...(stats.neighbourMass !== undefined ? { bm25NeighbourMass: stats.neighbourMass } : {}),
       };
     } finally {
       tf.dispose([kept.weights, kept.pass2Loss].filter((t): t is tf.Tensor => t !== undefined && !t.isDisposed));
