@@ -1,3 +1,4 @@
+import { mix32 } from "@revela/kernels";
 /**
  * Attention dropout for the cross-document term, deterministic per (query chunk i, key chunk j).
  *
@@ -14,16 +15,6 @@ export interface DropoutOptions {
   rate: number;
   /** Any integer; the same seed gives the same mask on every backend and implementation. */
   seed: number;
-}
-
-/** A 32-bit integer finaliser (lowbias32): consecutive inputs give unrelated outputs. */
-function mix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b);
-  x ^= x >>> 16;
-  return x >>> 0;
 }
 
 /**

@@ -22,5 +22,6 @@ export { residualAdd } from "./ops/residualAdd.js";
 export { rmsNorm } from "./ops/rmsNorm.js";
 export { applyRope, type Llama3RopeScaling, type RopeOptions, ropeInverseFrequencies, ropeTables } from "./ops/rope.js";
 export { siluGate, swigluMlp } from "./ops/swiglu.js";
+export { mix32 } from "./random/mix32.js";
 export { tfSeed } from "./random/tfSeed.js";
 export { isFastMatMulRegistered, registerWasmKernels } from "./wasm/registerWasmKernels.js";

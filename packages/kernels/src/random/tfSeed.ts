@@ -1,3 +1,5 @@
+import { mix32 } from "./mix32.js";
+
 /**
  * A seed for tfjs's seeded random ops (randomNormal, randomUniform, dropout) derived from any
  * integers. tfjs treats a falsy seed as "no seed" (`seed ? seed : Math.random()` in its
@@ -15,13 +17,4 @@ export function tfSeed(...parts: number[]): number {
     h = mix32(h ^ mix32(Math.floor(p / 2 ** 32) >>> 0) ^ (i + 1));
   });
   return (h % 0x7ffffffe) + 1;
-}
-
-function mix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b);
-  x ^= x >>> 16;
-  return x >>> 0;
 }
