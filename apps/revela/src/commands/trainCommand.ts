@@ -1,14 +1,15 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 import { type Command, Option } from "commander";
+import { getConfigPath, setConfigPath } from "../config/configPath.js";
 import { checkDatasetDir } from "../data/checkDatasetDir.js";
 import { defaultDatasetDir } from "../data/defaultDataset.js";
 import { formatResultsTable } from "../report/resultsTable.js";
 import { writeReport } from "../report/writeReport.js";
 import type { CliContext } from "./cliContext.js";
 import { checkModelDir } from "./modelDir.js";
-import { prepareOutputDir } from "./outputDir.js";
-import { type AppConfig, resolveAppConfig } from "./pipelineApi.js";
+import { checkOutputDir, claimOutputDir, prepareOutputDir, removeLeftovers } from "./outputDir.js";
+import { type AppConfig, DEFAULT_APP_CONFIG, RUN_STATE_FILE, readRunState, resolveAppConfig } from "./pipelineApi.js";
 import { addTrainOptions, LORA_KEYS, TRAIN_FLAGS, trainFlagOverrides } from "./trainFlags.js";
 
 /** Where a config key's value came from, for error messages: the flag if typed, else the config file's key. */
@@ -34,6 +35,8 @@ export function resolveTrainConfig(command: Command): AppConfig {
   const { overrides, given } = trainFlagOverrides(command);
   const config = resolveAppConfig({ ...(configFile !== undefined ? { file: configFile } : {}), values: overrides });
   const source = (key: string) => sourceOf(key, given, configFile);
+  // First of the paths: an unwritable output folder must fail before anything else is looked at.
+  checkOutputDir(config.out, source("out"));
 
   const loraFlag = given.find((k) => LORA_KEYS.includes(k));
   if (loraFlag !== undefined && config.model.dir === null) {
@@ -46,12 +49,56 @@ export function resolveTrainConfig(command: Command): AppConfig {
   const data = config.data === null ? null : path.resolve(config.data);
   if (data !== null) checkDatasetDir(config.data as string, source("data"), { split: config.split });
   const out = prepareOutputDir(config.out, source("out"));
+  removeLeftovers(out);
+  claimOutputDir(out, command.opts<{ overwrite?: boolean }>().overwrite === true, source("out"));
   return { ...config, data, out, model: { ...config.model, dir: model } };
+}
+
+/** Keys a resumed run may change: they decide how fast it runs, not what it computes. */
+const RESUMABLE_CHANGES = ["out", "minutes", "threads", "backend"];
+const PATH_KEYS = ["data", "model.dir"];
+
+/**
+ * The config of `revela train --resume`: the one the run in --out started with (run-state.json),
+ * with only --minutes, --threads and --backend taken from the command line; any other flag that
+ * differs is an error, since the run could not then finish as it would have uninterrupted.
+ */
+export function resolveResumeConfig(command: Command): AppConfig {
+  if (command.opts<{ config?: string }>().config !== undefined) {
+    throw new Error(
+      "--resume continues a run with the config it started with (run-state.json in --out): drop --config",
+    );
+  }
+  const { overrides, given } = trainFlagOverrides(command);
+  const out = prepareOutputDir((getConfigPath(overrides, "out") as string | undefined) ?? DEFAULT_APP_CONFIG.out);
+  const saved = readRunState(out).config;
+  for (const key of given) {
+    if (RESUMABLE_CHANGES.includes(key)) continue;
+    const before = getConfigPath(saved, key);
+    const typed = getConfigPath(overrides, key);
+    // Paths are saved absolute.
+    const after = PATH_KEYS.includes(key) && typeof typed === "string" ? path.resolve(typed) : typed;
+    if (JSON.stringify(before) !== JSON.stringify(after)) {
+      throw new Error(
+        `${sourceOf(key, given, undefined)} ${JSON.stringify(typed)}: --resume continues the run in ${out} with the config it started with, where ${key} is ${JSON.stringify(before)}; start a new run (--overwrite, or another --out) to change it`,
+      );
+    }
+  }
+  const values = structuredClone(saved) as unknown as Record<string, unknown>;
+  for (const key of given)
+    if (RESUMABLE_CHANGES.includes(key)) setConfigPath(values, key, getConfigPath(overrides, key));
+  const config = resolveAppConfig({ values });
+  if (config.model.dir !== null) checkModelDir(config.model.dir, `${RUN_STATE_FILE}: "model.dir"`);
+  if (config.data !== null) checkDatasetDir(config.data, `${RUN_STATE_FILE}: "data"`, { split: config.split });
+  removeLeftovers(out);
+  return { ...config, out };
 }
 
 /** Trains, evaluates and reports: the whole pipeline, then the table on stdout and the report in the output folder. */
 async function train(command: Command, ctx: CliContext): Promise<void> {
-  const config = resolveTrainConfig(command);
+  const { resume, overwrite } = command.opts<{ resume?: boolean; overwrite?: boolean }>();
+  if (resume && overwrite) throw new Error("--resume continues the run in --out and --overwrite replaces it: give one");
+  const config = resume ? resolveResumeConfig(command) : resolveTrainConfig(command);
   // Found (or reported missing) now, not after the backend has started.
   const defaultDataDir = defaultDatasetDir();
   if (config.data === null) checkDatasetDir(defaultDataDir, "embedded dataset", { split: config.split });
@@ -59,7 +106,12 @@ async function train(command: Command, ctx: CliContext): Promise<void> {
   ctx.setGracefulStop(true);
   let result: Awaited<ReturnType<CliContext["runPipeline"]>>;
   try {
-    result = await ctx.runPipeline(config, { log, defaultDataDir, progressStream: ctx.stderr });
+    result = await ctx.runPipeline(config, {
+      log,
+      defaultDataDir,
+      progressStream: ctx.stderr,
+      ...(resume ? { resume: true } : {}),
+    });
   } finally {
     ctx.setGracefulStop(false);
   }
@@ -83,6 +135,18 @@ export function registerTrainCommand(program: Command, ctx: CliContext): Command
       new Option(
         "--config <file.json>",
         "JSON config (keys as in results.json's config: data, split, out, seed, minutes, model.*, train.*, baseline.*, eval.*); flags typed on the command line override it",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--resume",
+        "continue the run in --out (after a kill or Ctrl-C): finished phases are skipped, the interrupted one continues from its newest checkpoint; takes the run's saved config (only --minutes, --threads, --backend may change)",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--overwrite",
+        "replace the previous run in --out (run-state.json, runs/, retriever/, results, report); without it a previous run is never deleted",
       ),
     )
     .action(async () => train(command, ctx));

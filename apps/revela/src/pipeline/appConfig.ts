@@ -100,6 +100,12 @@ export interface AppConfig {
      * pretrained model.
      */
     retrieverInit: "lm" | "random";
+    /**
+     * Each training phase checkpoints every this many steps, and after any step that ends this many
+     * minutes after its last checkpoint: what a killed run loses, and `--resume` continues from.
+     */
+    checkpointEvery: number;
+    checkpointMinutes: number;
   };
   baseline: {
     /** Train the contrastive (Contriever-style) baseline for as many steps as Revela took. */
@@ -169,6 +175,8 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     lmWarmupShare: 0.4,
     lmWarmup: "plain",
     retrieverInit: "random",
+    checkpointEvery: 50,
+    checkpointMinutes: 5,
   },
   baseline: { contrastive: true, temperature: 0.05, lr: 1e-4 },
   eval: { maxDocTokens: 256, batchSize: 32, hybrid: true, curveEvery: 60, curveQueries: 50, curveDocuments: 500 },

@@ -28,6 +28,7 @@ import { denseRun, resultRow } from "./evaluateRetriever.js";
 import { curveEvaluator, curveSlice } from "./learningCurve.js";
 import { buildModels, copyWeights } from "./models.js";
 import type { LearningCurve, LossCurve, PhaseTiming, PipelineResult, ResultRow } from "./pipelineResult.js";
+import { RunState } from "./runState.js";
 
 /** How the pipeline talks to its caller (the CLI): log lines and progress of long phases. */
 export interface PipelineIO {
@@ -36,6 +37,8 @@ export interface PipelineIO {
   defaultDataDir: string;
   /** Progress of training runs (a bar on a TTY); default plain lines on stderr. */
   progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Continue the run recorded in config.out (`revela train --resume`): skip finished phases, resume the interrupted one. */
+  resume?: boolean;
 }
 
 class Clock {
@@ -108,6 +111,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     ...(config.threads ? { threads: config.threads } : {}),
   });
   io.log(`backend: ${backend.backend}, ${backend.threads} thread(s)`);
+  const runState = io.resume ? RunState.resume(config.out) : await RunState.start(config.out, config);
   const dataDir = config.data ?? io.defaultDataDir;
   const dataset: BeirDataset = await clock.phase("load dataset", io, () =>
     loadBeirDataset(dataDir, { split: config.split }),
@@ -206,7 +210,12 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   ) => {
     const batching = extra.batching ?? t.batching;
     const runDir = path.join(runsDir, name);
-    fs.rmSync(runDir, { recursive: true, force: true });
+    // A phase that an earlier invocation finished (--resume) is restored from its checkpoint, not rerun.
+    const restored = await runState.restoreFinished(name, runDir, trainer);
+    if (restored) {
+      io.log(`  ${name}: ${restored.message}`);
+      return { result: restored, runDir, curve: readSeries(path.join(runDir, "metrics.jsonl"), name) };
+    }
     const result = await runTraining({
       runDir,
       config: config as unknown as Parameters<typeof runTraining>[0]["config"],
@@ -217,8 +226,10 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
           : new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed }),
       steps,
       ...(minutes !== undefined ? { maxMinutes: minutes } : {}),
-      checkpointEvery: Math.max(50, steps),
+      checkpointEvery: t.checkpointEvery,
+      checkpointMinutes: t.checkpointMinutes,
       keepCheckpoints: 1,
+      resume: runState.resuming ? "latest" : false,
       handleSigint: true,
       progress: io.progressStream ? { stream: io.progressStream } : {},
       ...(extra.evaluate ? { evaluate: extra.evaluate, evaluateEvery: config.eval.curveEvery } : {}),
@@ -226,6 +237,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     io.log(`  ${name}: ${result.message}`);
     if (result.reason === "non-finite" || result.reason === "interrupted")
       throw new Error(`${name} training stopped: ${result.message}`);
+    await runState.markFinished(name, result);
     return { result, runDir, curve: readSeries(path.join(runDir, "metrics.jsonl"), name) };
   };
 
