@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { chunkCorpus, chunkDocument } from "../../src/data/chunkDocument.js";
+import { describe, expect, it, vi } from "vitest";
+import { chunkCorpus, chunkDocument, SEGMENTER_WINDOW, sentenceStarts } from "../../src/data/chunkDocument.js";
 import { SeededRandom } from "../../src/data/seededRandom.js";
 import type { Document } from "../../src/data/types.js";
 
@@ -95,5 +95,116 @@ describe("chunkCorpus", () => {
       ]),
     ).rejects.toThrow(/chunkCorpus: document 1 repeats id "a"/);
     await expect(chunkCorpus(5 as unknown as Document[])).rejects.toThrow(/docs must be an iterable/);
+  });
+});
+
+/** The chunker as it was: the whole text through one segmenter. The windowed one must agree with it. */
+function referenceChunks(doc: Document, maxWords: number): string[] {
+  const segmenter = new Intl.Segmenter("en", { granularity: "sentence" });
+  const all = [...doc.text.matchAll(/\S+/g)].map((m) => ({ start: m.index, end: m.index + m[0].length }));
+  const sentences: (typeof all)[] = [];
+  let current: typeof all = [];
+  let w = 0;
+  for (const segment of segmenter.segment(doc.text)) {
+    const boundary = segment.index + segment.segment.length;
+    while (w < all.length && all[w]!.end <= boundary) current.push(all[w++]!);
+    if (current.length > 0 && (w === all.length || all[w]!.start >= boundary)) {
+      sentences.push(current);
+      current = [];
+    }
+  }
+  if (current.length > 0) sentences.push(current);
+  const spans: (typeof all)[] = [];
+  let chunk: typeof all = [];
+  for (const sentence of sentences) {
+    if (chunk.length + sentence.length <= maxWords) {
+      chunk.push(...sentence);
+      continue;
+    }
+    if (chunk.length > 0) spans.push(chunk);
+    let rest = sentence;
+    while (rest.length > maxWords) {
+      spans.push(rest.slice(0, maxWords));
+      rest = rest.slice(maxWords);
+    }
+    chunk = rest;
+  }
+  if (chunk.length > 0) spans.push(chunk);
+  return spans.map((s) => doc.text.slice(s[0]!.start, s[s.length - 1]!.end));
+}
+
+/** Prose with abbreviations, quotes, numbers, line breaks and, every few hundred words, a sentence with no end. */
+function prose(rng: SeededRandom, words: number): string {
+  const vocab = [
+    "the",
+    "Model",
+    "retrieves",
+    "Dr.",
+    "e.g.",
+    "U.S.",
+    "3.14",
+    "(see",
+    "below)",
+    "“quoted”",
+    "naïve",
+    "数据",
+  ];
+  const ends = [". ", "! ", "? ", ".\n\n", ".” ", "; ", " "];
+  const parts: string[] = [];
+  for (let i = 0; i < words; i++) {
+    const w = vocab[rng.int(vocab.length)] as string;
+    parts.push(i % 400 < 300 && rng.float() < 0.08 ? `${w}${ends[rng.int(ends.length)]}` : `${w} `);
+  }
+  return parts.join("");
+}
+
+describe("chunkDocument on long documents", () => {
+  it("finds the same sentences window by window as the whole text gives, window sizes down to 64 characters", () => {
+    const rng = SeededRandom.fromSeed("windows");
+    const whole = (text: string) =>
+      [...new Intl.Segmenter("en", { granularity: "sentence" }).segment(text)].map((s) => s.index).filter((i) => i > 0);
+    for (let trial = 0; trial < 20; trial++) {
+      const text = prose(rng, 200 + rng.int(800));
+      for (const window of [64, 100, 257, 4096]) {
+        // Only boundaries between words matter; a window may see one inside an over-long word differently.
+        const between = (starts: number[]) => starts.filter((s) => /\s/.test(text[s - 1] ?? " "));
+        expect(between([...sentenceStarts(text, window)]), `trial ${trial}, window ${window}`).toEqual(
+          between(whole(text)),
+        );
+      }
+    }
+  });
+
+  it("gives the chunks the whole-text chunker gives, on documents many windows long", () => {
+    const rng = SeededRandom.fromSeed("long documents");
+    for (const [words, maxWords] of [
+      [13_000, 120],
+      [13_000, 7],
+      [14_000, 500],
+    ] as const) {
+      const doc = { id: "long", text: prose(rng, words) };
+      expect(doc.text.length).toBeGreaterThan(4 * SEGMENTER_WINDOW);
+      expect(chunkDocument(doc, { maxWords }).map((c) => c.text)).toEqual(referenceChunks(doc, maxWords));
+    }
+    // One sentence longer than several windows, cut into maxWords pieces.
+    const endless = { id: "endless", text: Array.from({ length: 12_000 }, (_, i) => `w${i}`).join(" ") };
+    expect(chunkDocument(endless).map((c) => c.text)).toEqual(referenceChunks(endless, 120));
+  });
+
+  it("feeds the segmenter bounded windows whose lengths add up to about the text's (linear work)", () => {
+    const spy = vi.spyOn(Intl.Segmenter.prototype, "segment");
+    try {
+      const rng = SeededRandom.fromSeed("megabyte");
+      for (const text of [prose(rng, 150_000), "x ".repeat(500_000)]) {
+        spy.mockClear();
+        const chunks = chunkDocument({ id: "big", text });
+        expect(chunks.length).toBeGreaterThan(1000);
+        const lengths = spy.mock.calls.map(([input]) => String(input).length);
+        expect(Math.max(...lengths)).toBeLessThanOrEqual(64 * 1024);
+        expect(lengths.reduce((a, b) => a + b, 0)).toBeLessThan(1.2 * text.length);
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
