@@ -17,6 +17,7 @@ import {
   LanguageModelTrainer,
   LrSchedule,
   RevelaTrainer,
+  type RevelaTrainerOptions,
   runTraining,
   type Trainable,
 } from "@revela/trainer";
@@ -241,6 +242,31 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     return { result, runDir, curve: readSeries(path.join(runDir, "metrics.jsonl"), name) };
   };
 
+  // The Revela step as configured; the in-batch LM warm-up reuses it with W fixed by document.
+  const revelaOptions = (): RevelaTrainerOptions => ({
+    retriever,
+    retrieverModel,
+    lm: models.lm,
+    tokenizers,
+    loss: {
+      temperature: t.temperature,
+      implementation: t.implementation,
+      topK: t.topK,
+      valueNorm: t.valueNorm,
+      dualLoss: t.dualLoss,
+      similarityPrecision: t.similarityPrecision,
+    },
+    accumulationSteps: t.accumulationSteps,
+    seed: config.seed,
+    maxLmTokens: t.maxLmTokens,
+    retrieverLr: t.retrieverLr,
+    lmLr: t.lmLr,
+    weightDecay: t.weightDecay,
+    maxGradNorm: t.maxGradNorm,
+    freezeLm: t.freezeLm,
+    schedule: schedule(),
+  });
+
   let lmWarmupCurve: LossCurve | null = null;
   let revelaBudget = revelaMinutes;
   if (!config.model.dir && t.lmWarmupShare > 0) {
@@ -252,25 +278,11 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     const warmup =
       t.lmWarmup === "inbatch"
         ? new RevelaTrainer({
-            retriever,
-            retrieverModel,
-            lm: models.lm,
-            tokenizers,
-            loss: {
-              temperature: t.temperature,
-              implementation: t.implementation,
-              topK: t.topK,
-              valueNorm: t.valueNorm,
-              dualLoss: true,
-            },
-            seed: config.seed,
-            maxLmTokens: t.maxLmTokens,
+            ...revelaOptions(),
+            loss: { ...revelaOptions().loss, dualLoss: true },
+            accumulationSteps: 1,
             retrieverLr: 0,
-            lmLr: t.lmLr,
-            weightDecay: t.weightDecay,
-            maxGradNorm: t.maxGradNorm,
             freezeLm: false,
-            schedule: schedule(),
             weightsFrom: "sameDocument",
           })
         : new LanguageModelTrainer({
@@ -310,30 +322,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       : null;
 
   const lexical = new InBatchBm25(chunks);
-  const revela = new RevelaTrainer({
-    retriever,
-    retrieverModel,
-    lm: models.lm,
-    tokenizers,
-    loss: {
-      temperature: t.temperature,
-      implementation: t.implementation,
-      topK: t.topK,
-      valueNorm: t.valueNorm,
-      dualLoss: t.dualLoss,
-      similarityPrecision: t.similarityPrecision,
-    },
-    accumulationSteps: t.accumulationSteps,
-    seed: config.seed,
-    maxLmTokens: t.maxLmTokens,
-    retrieverLr: t.retrieverLr,
-    lmLr: t.lmLr,
-    weightDecay: t.weightDecay,
-    maxGradNorm: t.maxGradNorm,
-    freezeLm: t.freezeLm,
-    schedule: schedule(),
-    neighbours: (batch) => lexical.nearest(batch),
-  });
+  const revela = new RevelaTrainer({ ...revelaOptions(), neighbours: (batch) => lexical.nearest(batch) });
   const revelaRun = await clock.phase("train Revela", io, () =>
     train(
       "revela",
