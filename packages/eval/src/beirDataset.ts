@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { DataFormatError } from "./dataFormatError.js";
-import { readLines } from "./readLines.js";
+import { InvalidUtf8Lines, readLines } from "./readLines.js";
 import type { Qrels } from "./run.js";
 
 /** A corpus document; BEIR retrievers see `title` and `text`. */
@@ -41,10 +41,11 @@ export async function loadBeirDataset(dir: string, options: { split?: string } =
   for (const file of Object.values(files)) {
     if (!existsSync(file)) throw new Error(`loadBeirDataset: ${file} does not exist (BEIR layout expected in ${dir})`);
   }
+  const encoding: string[] = [];
   const [corpus, allQueries, qrels] = await Promise.all([
-    readCorpus(files.corpus),
-    readQueries(files.queries),
-    readQrels(files.qrels),
+    readCorpus(files.corpus, { warnings: encoding }),
+    readQueries(files.queries, { warnings: encoding }),
+    readQrels(files.qrels, { warnings: encoding }),
   ]);
 
   let unknownQueryRows = 0;
@@ -63,7 +64,7 @@ export async function loadBeirDataset(dir: string, options: { split?: string } =
       }
     }
   }
-  const warnings: string[] = [];
+  const warnings: string[] = [...encoding];
   if (unknownQueryRows) {
     warnings.push(
       `${files.qrels}: ${unknownQueryRows} row(s) name ${unknownQueries.size} query id(s) not in queries.jsonl (${sample(unknownQueries)})`,
@@ -86,10 +87,13 @@ function sample(ids: Set<string>): string {
 }
 
 /** corpus.jsonl: one `{"_id", "title"?, "text"}` object a line; other fields (metadata) are ignored. */
-export async function readCorpus(file: string): Promise<Map<string, BeirDocument>> {
+export async function readCorpus(file: string, options: ReadOptions = {}): Promise<Map<string, BeirDocument>> {
   const corpus = new Map<string, BeirDocument>();
   const firstLine = new Map<string, number>();
-  for await (const { text, line } of readLines(file)) {
+  const invalid = new InvalidUtf8Lines(file);
+  for await (const read of readLines(file)) {
+    const { text, line } = read;
+    invalid.add(read);
     if (text.trim() === "") continue;
     const record = parseJsonObject(text, file, line);
     const id = readId(record, file, line);
@@ -105,14 +109,28 @@ export async function readCorpus(file: string): Promise<Map<string, BeirDocument
     firstLine.set(id, line);
     corpus.set(id, { id, title, text: body });
   }
+  reportInvalid(invalid, options);
   return corpus;
 }
 
+export interface ReadOptions {
+  /** Receives a warning naming file:line when lines held invalid UTF-8 (read as U+FFFD); default: ignored. */
+  warnings?: string[];
+}
+
+function reportInvalid(invalid: InvalidUtf8Lines, options: ReadOptions): void {
+  const warning = invalid.warning();
+  if (warning !== null) options.warnings?.push(warning);
+}
+
 /** queries.jsonl: one `{"_id", "text"}` object a line. */
-export async function readQueries(file: string): Promise<Map<string, string>> {
+export async function readQueries(file: string, options: ReadOptions = {}): Promise<Map<string, string>> {
   const queries = new Map<string, string>();
   const firstLine = new Map<string, number>();
-  for await (const { text, line } of readLines(file)) {
+  const invalid = new InvalidUtf8Lines(file);
+  for await (const read of readLines(file)) {
+    const { text, line } = read;
+    invalid.add(read);
     if (text.trim() === "") continue;
     const record = parseJsonObject(text, file, line);
     const id = readId(record, file, line);
@@ -124,6 +142,7 @@ export async function readQueries(file: string): Promise<Map<string, string>> {
     firstLine.set(id, line);
     queries.set(id, record.text);
   }
+  reportInvalid(invalid, options);
   return queries;
 }
 
@@ -132,11 +151,14 @@ export async function readQueries(file: string): Promise<Map<string, string>> {
  * with an integer grade. A pair repeated with the same grade is accepted once; with a different
  * grade it throws (trec_eval would refuse either; BEIR silently keeps the last).
  */
-export async function readQrels(file: string): Promise<Qrels> {
+export async function readQrels(file: string, options: ReadOptions = {}): Promise<Qrels> {
   const qrels: Qrels = new Map();
   const firstLine = new Map<string, number>();
   let sawHeader = false;
-  for await (const { text, line } of readLines(file)) {
+  const invalid = new InvalidUtf8Lines(file);
+  for await (const read of readLines(file)) {
+    const { text, line } = read;
+    invalid.add(read);
     if (text.trim() === "") continue;
     const fields = text.split("\t");
     if (!sawHeader) {
@@ -182,6 +204,7 @@ export async function readQrels(file: string): Promise<Qrels> {
     firstLine.set(`${queryId}\t${docId}`, line);
   }
   if (!sawHeader) throw new DataFormatError(file, 1, "empty qrels file (expected a header line and rows)");
+  reportInvalid(invalid, options);
   return qrels;
 }
 

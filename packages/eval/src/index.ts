@@ -6,6 +6,7 @@ export {
   type BeirDataset,
   type BeirDocument,
   loadBeirDataset,
+  type ReadOptions,
   readCorpus,
   readQrels,
   readQueries,

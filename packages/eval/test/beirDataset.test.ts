@@ -111,3 +111,42 @@ describe("format errors name the file and line", () => {
     expect(repeated.get("q1")).toEqual(new Map([["d1", 1]]));
   });
 });
+
+describe("encodings", () => {
+  it("warns with file:line about invalid UTF-8 instead of replacing it silently", async () => {
+    const dir = dataset({});
+    const line = (id: string, text: string) => Buffer.from(`${JSON.stringify({ _id: id, text })}\n`);
+    const bad = Buffer.from([0x7b, 0x22, 0x5f, 0x69, 0x64, 0x22, 0x3a, 0x22, 0x64, 0x32, 0x22, 0x2c]); // {"_id":"d2",
+    writeFileSync(
+      path.join(dir, "corpus.jsonl"),
+      Buffer.concat([
+        line("d1", "fine"),
+        bad,
+        Buffer.from('"text":"caf'),
+        Buffer.from([0xe9, 0xff]), // Latin-1 "é" and a byte no UTF-8 has
+        Buffer.from('"}\n'),
+        line("d3", "also fine"),
+      ]),
+    );
+    const ds = await loadBeirDataset(dir);
+    expect(ds.corpus.get("d2")?.text).toBe("caf\ufffd\ufffd");
+    expect(ds.warnings).toEqual([
+      `${path.join(dir, "corpus.jsonl")}:2: invalid UTF-8 on 1 line(s) (2); the bad bytes were read as U+FFFD`,
+    ]);
+    const warnings: string[] = [];
+    await readQueries(path.join(dir, "queries.jsonl"), { warnings });
+    expect(warnings).toEqual([]);
+  });
+
+  it("reads CRLF, a byte-order mark, multi-byte characters and lines longer than a read chunk", async () => {
+    const long = "é".repeat(200_000); // 400 kB: spans several stream chunks, split inside characters
+    const dir = dataset({
+      corpus: `\ufeff${JSON.stringify({ _id: "d1", text: "a" })}\r\n${JSON.stringify({ _id: "d2", text: long })}\r\n${JSON.stringify({ _id: "d3", text: "数据" })}`,
+    });
+    const ds = await loadBeirDataset(dir);
+    expect(ds.corpus.get("d1")?.text).toBe("a");
+    expect(ds.corpus.get("d2")?.text).toBe(long);
+    expect(ds.corpus.get("d3")?.text).toBe("数据");
+    expect(ds.warnings).toEqual([]);
+  });
+});
