@@ -194,6 +194,13 @@ export class EmbeddingsReader {
       if (!Array.isArray(ids) || ids.length !== header.count || !ids.every((id) => typeof id === "string")) {
         fail(`the ids must be a JSON array of ${header.count} strings`);
       }
+      // A search hit names a row by its id: two rows with one id would make results ambiguous.
+      const rowOf = new Map<string, number>();
+      (ids as string[]).forEach((id, row) => {
+        const first = rowOf.get(id);
+        if (first !== undefined) fail(`id ${JSON.stringify(id)} names rows ${first} and ${row}; ids must be unique`);
+        rowOf.set(id, row);
+      });
       return new EmbeddingsReader(file, header, ids as string[], handle);
     } catch (e) {
       await handle.close();

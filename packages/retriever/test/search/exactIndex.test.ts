@@ -150,7 +150,7 @@ describe("embeddings files", () => {
     await reader.close();
   });
 
-  it("refuse truncated, foreign and future-version files, naming the file", async () => {
+  it("refuse truncated, foreign and future-version files and duplicate ids, naming the file", async () => {
     const file = join(scratch, "good.rvlemb");
     await saveEmbeddings(file, ["a", "b", "c", "d"], small);
     const bytes = await readFile(file);
@@ -166,5 +166,16 @@ describe("embeddings files", () => {
     await writeFile(future, copy);
     await expect(loadEmbeddings(future)).rejects.toThrow(/future\.rvlemb: format version 2; this code reads version 1/);
     await expect(loadEmbeddings(join(scratch, "missing.rvlemb"))).rejects.toThrow(/missing\.rvlemb: cannot open/);
+    // Duplicate ids (the writer refuses them; a file from elsewhere may have them): "b" twice, same length.
+    const duplicate = join(scratch, "duplicate.rvlemb");
+    const ids = Buffer.from(JSON.stringify(["a", "b", "c", "d"]));
+    const at = bytes.lastIndexOf(ids);
+    expect(at).toBeGreaterThan(0);
+    const twice = Buffer.from(bytes);
+    Buffer.from(JSON.stringify(["a", "b", "b", "d"])).copy(twice, at);
+    await writeFile(duplicate, twice);
+    await expect(loadEmbeddings(duplicate)).rejects.toThrow(
+      /duplicate\.rvlemb: id "b" names rows 1 and 2; ids must be unique/,
+    );
   });
 });
