@@ -12,6 +12,7 @@ import type { BackendName } from "@revela/kernels";
 import type { EmbeddingMatrix } from "@revela/retriever";
 import { type Command, Option } from "commander";
 import { checkDatasetDir } from "../data/checkDatasetDir.js";
+import { requireCorpusText } from "../data/corpusText.js";
 import { defaultDatasetDir } from "../data/defaultDataset.js";
 import { documentText } from "../data/documentText.js";
 import { requireJudgedQueries } from "../data/judgedQueries.js";
@@ -60,6 +61,8 @@ async function evaluate(command: Command, ctx: CliContext): Promise<void> {
   const dataset = await loadBeirDataset(data, { split: o.split });
   for (const warning of dataset.warnings) log(`warning: ${warning}`);
   requireJudgedQueries(dataset, data, o.split);
+  const emptyDocuments = requireCorpusText(dataset, data);
+  if (emptyDocuments) log(`warning: ${emptyDocuments}`);
   log(
     `${path.basename(path.resolve(data))}, split ${o.split}: ${dataset.queries.size} queries, ${dataset.corpus.size} documents`,
   );

@@ -22,6 +22,7 @@ import {
   type Trainable,
 } from "@revela/trainer";
 import * as tf from "@tensorflow/tfjs";
+import { requireCorpusText } from "../data/corpusText.js";
 import { documentText } from "../data/documentText.js";
 import { requireJudgedQueries } from "../data/judgedQueries.js";
 import type { AppConfig } from "./appConfig.js";
@@ -119,6 +120,8 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   );
   for (const w of dataset.warnings) io.log(`  warning: ${w}`);
   requireJudgedQueries(dataset, dataDir, config.split);
+  const emptyDocuments = requireCorpusText(dataset, dataDir);
+  if (emptyDocuments) io.log(`  warning: ${emptyDocuments}`);
   const docs = [...dataset.corpus.values()];
   const corpusTexts = docs.map(documentText);
   const chunks: Chunk[] = docs.flatMap((d) =>
