@@ -51,3 +51,31 @@ export const nonEmptyText = (text: string): string => {
   if (text.trim() === "") throw new InvalidArgumentError("It must not be empty.");
   return text;
 };
+
+export const nonNegativeNumber = (text: string): number => {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError("It must be a number ≥ 0.");
+  }
+  return n;
+};
+
+/** A share of something: 0 ≤ x < 1 (a dropout rate, a share of the training time). */
+export const fraction = (text: string): number => {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0 || n >= 1) {
+    throw new InvalidArgumentError("It must be a number from 0 to below 1.");
+  }
+  return n;
+};
+
+/** An integer ≥ `min`. */
+export const integerAtLeast =
+  (min: number) =>
+  (text: string): number => {
+    const n = Number(text);
+    if (text.trim() === "" || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`It must be an integer ≥ ${min}.`);
+    }
+    return n;
+  };

@@ -7,6 +7,7 @@ import { defaultDatasetDir } from "../data/defaultDataset.js";
 import { formatResultsTable } from "../report/resultsTable.js";
 import { writeReport } from "../report/writeReport.js";
 import type { CliContext } from "./cliContext.js";
+import { checkConfigValues } from "./configRules.js";
 import { checkModelDir } from "./modelDir.js";
 import { checkOutputDir, claimOutputDir, prepareOutputDir, removeLeftovers } from "./outputDir.js";
 import { type AppConfig, DEFAULT_APP_CONFIG, RUN_STATE_FILE, readRunState, resolveAppConfig } from "./pipelineApi.js";
@@ -35,6 +36,7 @@ export function resolveTrainConfig(command: Command): AppConfig {
   const { overrides, given } = trainFlagOverrides(command);
   const config = resolveAppConfig({ ...(configFile !== undefined ? { file: configFile } : {}), values: overrides });
   const source = (key: string) => sourceOf(key, given, configFile);
+  checkConfigValues(config, source);
   // First of the paths: an unwritable output folder must fail before anything else is looked at.
   checkOutputDir(config.out, source("out"));
 
@@ -88,6 +90,9 @@ export function resolveResumeConfig(command: Command): AppConfig {
   for (const key of given)
     if (RESUMABLE_CHANGES.includes(key)) setConfigPath(values, key, getConfigPath(overrides, key));
   const config = resolveAppConfig({ values });
+  checkConfigValues(config, (key) =>
+    given.includes(key) ? sourceOf(key, given, undefined) : `${path.join(out, RUN_STATE_FILE)}: "${key}"`,
+  );
   if (config.model.dir !== null) checkModelDir(config.model.dir, `${RUN_STATE_FILE}: "model.dir"`);
   if (config.data !== null) checkDatasetDir(config.data, `${RUN_STATE_FILE}: "data"`, { split: config.split });
   removeLeftovers(out);
