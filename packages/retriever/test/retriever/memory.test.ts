@@ -20,7 +20,8 @@ const LORA = parseLoraConfig({ r: 4, lora_alpha: 8, target_modules: ["q_proj", "
 async function expectNoLeak(make: () => Promise<void>): Promise<void> {
   await make(); // the first call may create lasting backend state (kernels, caches)
   const before = tf.memory();
-  for (let i = 0; i < 3; i++) await make();
+  // One more round shows a leak; each round loads the 9 MB tokenizer (and a 16 MB model) again.
+  await make();
   const after = tf.memory();
   expect({ numTensors: after.numTensors, numBytes: after.numBytes }).toEqual({
     numTensors: before.numTensors,
