@@ -31,7 +31,14 @@ export {
   toHfConfigBase,
 } from "./config/modelConfig.js";
 export { enableLora, linearModules, mergeLora, moduleFromPeftName, peftTensorName } from "./lora/lora.js";
-export { isLoraTarget, type LoraConfig, loraScaling, parseLoraConfig, toPeftConfig } from "./lora/loraConfig.js";
+export {
+  isLoraTarget,
+  type LoraConfig,
+  loraScaling,
+  MAX_LORA_RANK,
+  parseLoraConfig,
+  toPeftConfig,
+} from "./lora/loraConfig.js";
 export {
   type AttentionTermFn,
   CausalLM,

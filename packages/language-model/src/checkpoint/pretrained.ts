@@ -2,11 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { getArchitecture, parseModelConfig } from "../architectures/registry.js";
-import { enableLora, moduleFromPeftName, peftTensorName } from "../lora/lora.js";
-import { type LoraConfig, parseLoraConfig, toPeftConfig } from "../lora/loraConfig.js";
+import { enableLora, linearModules, moduleFromPeftName, peftTensorName } from "../lora/lora.js";
+import { isLoraTarget, type LoraConfig, parseLoraConfig, toPeftConfig } from "../lora/loraConfig.js";
 import { CausalLM, checkParameterShapes } from "../model/causalLM.js";
 import { readCheckpointHeaders, readCheckpointTensors, writeCheckpointTensors } from "../safetensors/checkpoint.js";
-import { readSafetensors } from "../safetensors/readSafetensors.js";
+import { readSafetensorsHeader, readSafetensorsWithHeader } from "../safetensors/readSafetensors.js";
 import { writeSafetensors } from "../safetensors/writeSafetensors.js";
 
 export const CONFIG_FILE = "config.json";
@@ -87,28 +87,41 @@ export async function loadLoraAdapter(model: CausalLM, dir: string): Promise<Lor
   const configFile = path.join(dir, ADAPTER_CONFIG_FILE);
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
   const config = parseLoraConfig(readJson(configFile), configFile);
-  const tensors = await readSafetensors(weightsFile);
-  const targets = enableLora(model, config);
+  if (model.lora.size)
+    throw new Error("loadLoraAdapter: the model already has LoRA adapters (merge or remove them first)");
+  // Names and shapes from the header first: a file that does not fit the model and its config fails
+  // before any adapter is allocated or any tensor read, and leaves the model as it was.
+  const header = await readSafetensorsHeader(weightsFile);
+  const targets = linearModules(model).filter((m) => isLoraTarget(config, m));
+  if (!targets.length) {
+    throw new Error(
+      `${configFile}: target_modules ${JSON.stringify(config.targetModules)} match no linear module of ${model.config.architecture}`,
+    );
+  }
+  const expected = new Map<string, number[]>();
+  for (const module of targets) {
+    const [out, inp] = model.params.get(`${module}.weight`)!.shape as [number, number];
+    expected.set(`${module}.A`, [config.r, inp]);
+    expected.set(`${module}.B`, [out, config.r]);
+  }
   const seen = new Set<string>();
-  for (const [name, t] of tensors) {
+  for (const [name, info] of header.tensors) {
     const parsed = moduleFromPeftName(name);
     if (!parsed)
       throw new Error(
         `${weightsFile}: tensor "${name}" is not a PEFT LoRA weight (expected base_model.model.<module>.lora_A.weight)`,
       );
-    const adapter = model.lora.get(parsed.module);
-    if (!adapter) {
+    const shape = expected.get(`${parsed.module}.${parsed.which}`);
+    if (!shape) {
       throw new Error(
         `${weightsFile}: tensor "${name}" is for module ${parsed.module}, which target_modules ${JSON.stringify(config.targetModules)} in ${configFile} does not select`,
       );
     }
-    const target = parsed.which === "A" ? adapter.a : adapter.b;
-    if (t.shape.length !== 2 || t.shape[0] !== target.shape[0] || t.shape[1] !== target.shape[1]) {
+    if (info.shape.length !== 2 || info.shape[0] !== shape[0] || info.shape[1] !== shape[1]) {
       throw new Error(
-        `${weightsFile}: tensor "${name}" has shape [${t.shape.join(", ")}], expected [${target.shape.join(", ")}] (r = ${config.r})`,
+        `${weightsFile}: tensor "${name}" has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}] (r = ${config.r})`,
       );
     }
-    tf.tidy(() => target.assign(tf.tensor(t.data, target.shape as [number, number])));
     seen.add(`${parsed.module}.${parsed.which}`);
   }
   const missing = targets.flatMap((m) =>
@@ -118,6 +131,14 @@ export async function loadLoraAdapter(model: CausalLM, dir: string): Promise<Lor
     throw new Error(
       `${weightsFile}: missing LoRA tensors: ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ` (+${missing.length - 6} more)` : ""}`,
     );
+  }
+  const tensors = await readSafetensorsWithHeader(header);
+  enableLora(model, config);
+  for (const [name, t] of tensors) {
+    const parsed = moduleFromPeftName(name)!;
+    const adapter = model.lora.get(parsed.module)!;
+    const target = parsed.which === "A" ? adapter.a : adapter.b;
+    tf.tidy(() => target.assign(tf.tensor(t.data, target.shape as [number, number])));
   }
   return config;
 }

@@ -15,6 +15,9 @@ export function loraScaling(c: LoraConfig): number {
   return c.useRslora ? c.loraAlpha / Math.sqrt(c.r) : c.loraAlpha / c.r;
 }
 
+/** The largest LoRA rank accepted: the largest hidden size a config may have (CONFIG_LIMITS). */
+export const MAX_LORA_RANK = 1 << 16;
+
 /** Validates and reads an adapter_config.json object. Settings we cannot honour fail, naming the field. */
 export function parseLoraConfig(raw: unknown, source = "adapter_config.json"): LoraConfig {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw))
@@ -25,7 +28,9 @@ export function parseLoraConfig(raw: unknown, source = "adapter_config.json"): L
   };
   if (o.peft_type !== undefined && o.peft_type !== "LORA") fail("peft_type", '"LORA"');
   const r = o.r;
-  if (typeof r !== "number" || !Number.isInteger(r) || r < 1) fail("r", "a positive integer");
+  // A rank above a layer's width adds nothing; bounding it keeps a corrupt file from allocating without end.
+  if (typeof r !== "number" || !Number.isInteger(r) || r < 1 || r > MAX_LORA_RANK)
+    fail("r", `an integer from 1 to ${MAX_LORA_RANK}`);
   const alpha = o.lora_alpha ?? r;
   if (typeof alpha !== "number" || !(alpha > 0)) fail("lora_alpha", "a positive number");
   const dropout = o.lora_dropout ?? 0;

@@ -2,8 +2,9 @@ import { cp, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "@revela/kernels";
+import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CausalLM, loadPretrained, parseModelConfig } from "../../src/index.js";
+import { CausalLM, loadLoraAdapter, loadPretrained, parseModelConfig } from "../../src/index.js";
 import { readGoldens } from "../support/goldens.js";
 
 /**
@@ -119,5 +120,36 @@ describe("config.json sizes are bounded", () => {
     await expect(loadPretrained(sparse)).rejects.toThrow(/parameters do not match .*missing: model\.layers\.0\./);
     const grownMiB = (process.resourceUsage().maxRSS - peakBefore) / 1024;
     expect(grownMiB).toBeLessThan(256);
+  });
+});
+
+describe("LoRA adapters are checked against the model before anything is allocated", () => {
+  it("refuses an absurd rank naming the field", async () => {
+    const { dir } = readGoldens("tiny-llama");
+    const adapter = await mkdtemp(join(scratch, "adapter-rank-"));
+    await cp(join(dir, "lora"), adapter, { recursive: true });
+    const config = JSON.parse(await readFile(join(adapter, "adapter_config.json"), "utf8"));
+    await writeFile(join(adapter, "adapter_config.json"), JSON.stringify({ ...config, r: 1_000_000_000 }));
+    const model = await loadPretrained(dir);
+    await expect(loadLoraAdapter(model, adapter)).rejects.toThrow(
+      /adapter_config\.json: field "r" must be an integer from 1 to 65536, got 1000000000/,
+    );
+    model.dispose();
+  });
+
+  it("a rank that does not match the tensors fails on the header, leaving the model without adapters and memory as it was", async () => {
+    const { dir } = readGoldens("tiny-llama");
+    const adapter = await mkdtemp(join(scratch, "adapter-mismatch-"));
+    await cp(join(dir, "lora"), adapter, { recursive: true });
+    const config = JSON.parse(await readFile(join(adapter, "adapter_config.json"), "utf8"));
+    await writeFile(join(adapter, "adapter_config.json"), JSON.stringify({ ...config, r: 8 }));
+    const model = await loadPretrained(dir);
+    const before = tf.memory().numTensors;
+    await expect(loadLoraAdapter(model, adapter)).rejects.toThrow(
+      /adapter_model\.safetensors: tensor "base_model\.model\.model\.layers\.\d\.[a-z_.]+\.lora_A\.weight" has shape \[4, (\d+)\], expected \[8, \1\] \(r = 8\)/,
+    );
+    expect(model.lora.size).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
   });
 });
