@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerBenchCommand } from "./commands/benchCommand.js";
 import type { CliContext } from "./commands/cliContext.js";
+import { registerDemoCommand } from "./commands/demoCommand.js";
 import { registerEncodeCommand } from "./commands/encodeCommand.js";
 import { registerEvalCommand } from "./commands/evalCommand.js";
 import { registerSearchCommand } from "./commands/searchCommand.js";
@@ -11,7 +12,7 @@ export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_INTERRUPTED = 130;
 
-const COMMANDS = ["train", "eval", "encode", "search", "bench", "help"];
+const COMMANDS = ["train", "eval", "encode", "search", "bench", "demo", "help"];
 
 /** The `revela` program with its commands, writing through `ctx` and throwing instead of exiting. */
 export function buildProgram(ctx: CliContext): Command {
@@ -34,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerEncodeCommand(program, ctx);
   registerSearchCommand(program, ctx);
   registerBenchCommand(program, ctx);
+  registerDemoCommand(program, ctx);
   return program;
 }
 
