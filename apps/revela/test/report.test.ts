@@ -47,8 +47,20 @@ describe("renderReportHtml", () => {
         title: "nDCG@10 on the curve slice",
         yLabel: "nDCG@10",
         curves: [
-          { name: "Revela", points: [{ step: 0, loss: 0.05 }, { step: 60, loss: 0.09 }] },
-          { name: "Contrastive baseline", points: [{ step: 0, loss: 0.05 }, { step: 60, loss: 0.07 }] },
+          {
+            name: "Revela",
+            points: [
+              { step: 0, loss: 0.05 },
+              { step: 60, loss: 0.09 },
+            ],
+          },
+          {
+            name: "Contrastive baseline",
+            points: [
+              { step: 0, loss: 0.05 },
+              { step: 60, loss: 0.07 },
+            ],
+          },
         ],
       },
     ];
