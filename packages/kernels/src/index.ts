@@ -24,4 +24,12 @@ export { applyRope, type Llama3RopeScaling, type RopeOptions, ropeInverseFrequen
 export { siluGate, swigluMlp } from "./ops/swiglu.js";
 export { mix32 } from "./random/mix32.js";
 export { tfSeed } from "./random/tfSeed.js";
+export {
+  formatBytes,
+  guardWasmHeap,
+  occupyWasmHeap,
+  WASM_MAX_HEAP_BYTES,
+  WasmHeapExhaustedError,
+  wasmHeapBytes,
+} from "./wasm/heapGuard.js";
 export { isFastMatMulRegistered, registerWasmKernels } from "./wasm/registerWasmKernels.js";

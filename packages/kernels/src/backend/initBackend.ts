@@ -1,7 +1,9 @@
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import * as tfWasm from "@tensorflow/tfjs-backend-wasm";
+import { guardWasmHeap } from "../wasm/heapGuard.js";
 import { registerWasmKernels } from "../wasm/registerWasmKernels.js";
+import type { BackendWasmInternals } from "../wasm/wasmInternals.js";
 import { loadNativeBackend, type NativeBackendName } from "./nativeBackend.js";
 import { MAX_WASM_THREADS, withWasmThreadShims } from "./wasmThreads.js";
 
@@ -79,6 +81,7 @@ async function initWasm(threads: number): Promise<Pick<BackendReport, "threads" 
   tfWasm.setThreadsCount(threads);
   const ok = multi ? await withWasmThreadShims(threads, () => tf.setBackend("wasm")) : await tf.setBackend("wasm");
   if (!ok) throw new Error("initBackend: the wasm backend failed to initialise (tf.setBackend('wasm') returned false)");
+  guardWasmHeap(tf.backend() as unknown as BackendWasmInternals);
   const actual = tfWasm.getThreadsCount();
   if (actual !== threads) {
     throw new Error(`initBackend: asked the wasm backend for ${threads} threads but it started ${actual}`);

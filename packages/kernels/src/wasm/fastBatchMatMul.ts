@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { reserveWasmHeap } from "./heapGuard.js";
 import type { BackendWasmInternals, TensorInfoLike } from "./wasmInternals.js";
 import { registerHeapView } from "./wasmInternals.js";
 
@@ -46,6 +47,15 @@ function cBatchMatMul(backend: BackendWasmInternals): CBatchMatMul {
     cFunctions.set(backend.wasm, fn);
   }
   return fn;
+}
+
+/**
+ * Bytes XNNPACK allocates to pack a [k, n] right operand: n rounded up to its register tile, one
+ * bias row, and slack for the operator itself. Generous: the point is to fail before the C++ side
+ * does, because a failed packing only logs a warning there and leaves the output uninitialised.
+ */
+function packedWeightBytes(k: number, n: number): number {
+  return (Math.ceil(n / 16) * 16 * (Math.ceil(k / 4) * 4 + 1) + 16384) * F32_BYTES;
 }
 
 function shapeBytes(shape: number[]): Uint8Array {
@@ -144,6 +154,11 @@ export function fastBatchMatMul(args: {
     return out;
   }
 
+  reserveWasmHeap(
+    backend,
+    packedWeightBytes(k, n),
+    `XNNPACK's packed copy of the right operand [${k}, ${n}] of matMul ${JSON.stringify(a.shape)} x ${JSON.stringify(b.shape)}`,
+  );
   const temporaries: TensorInfoLike[] = [];
   const aPlain = transposeA ? transposeLastTwo(backend, a) : a; // [batchA, m, k]
   const bPlain = transposeB ? transposeLastTwo(backend, b) : b; // [batchB, k, n]

@@ -1,0 +1,96 @@
+import * as tf from "@tensorflow/tfjs";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { initBackend, occupyWasmHeap, WasmHeapExhaustedError, wasmHeapBytes } from "../src/index.js";
+
+/*
+ * A full wasm heap at small scale: occupyWasmHeap grows the heap to its 4 GiB maximum with blocks
+ * it never writes (so the test touches little memory) and leaves a 512 KiB hole. Before the guard,
+ * tfjs-backend-wasm took malloc's 0 as the address of the tensor that did not fit and wrote over
+ * the start of the heap — the garbage token index and the "table index is out of bounds" trap of
+ * issue 15. Each case checks the error and then that the backend computes correctly afterwards.
+ */
+
+const HOLE = 512 * 1024;
+let release: (() => void) | null = null;
+
+afterEach(() => {
+  release?.();
+  release = null;
+});
+
+describe("wasm heap exhaustion", () => {
+  beforeAll(async () => {
+    await initBackend({ backend: "wasm" });
+  });
+
+  it("an input tensor that does not fit is an error naming its dtype, shape and the heap — not garbage ids", () => {
+    const ids = new Int32Array(1024 * 1024).map((_, i) => i % 1000);
+    release = occupyWasmHeap(HOLE);
+    let error: unknown;
+    try {
+      tf.tensor2d(ids, [1024, 1024], "int32");
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(WasmHeapExhaustedError);
+    const message = (error as Error).message;
+    expect(message).toContain("cannot allocate 4.0 MiB for a int32 tensor [1024, 1024]");
+    expect(message).toMatch(/the heap has grown to \d\.\d\d GiB of its 4\.00 GiB maximum/);
+    expect((error as WasmHeapExhaustedError).heapBytes).toBe(wasmHeapBytes());
+    release();
+    release = null;
+    // The failed allocation wrote nothing: the same ids now load and gather exactly.
+    const table = tf.range(0, 1000, 1, "float32");
+    const picked = tf.gather(table, tf.tensor1d(ids.subarray(0, 4096), "int32"));
+    expect(Array.from(picked.dataSync())).toEqual(Array.from(ids.subarray(0, 4096)));
+    tf.dispose([table, picked]);
+  });
+
+  it("a kernel output that does not fit is an error naming the output's shape; the inputs survive", () => {
+    const a = tf.fill([1024, 1024], 1.5);
+    release = occupyWasmHeap(HOLE);
+    expect(() => tf.add(a, a)).toThrow(/cannot allocate 4\.0 MiB for a float32 tensor \[1024, 1024\]/);
+    release();
+    release = null;
+    const sum = tf.add(a, a);
+    expect(sum.dataSync().every((v) => v === 3)).toBe(true);
+    tf.dispose([a, sum]);
+  });
+
+  it("XNNPACK's packing of a matMul operand that does not fit is an error, not an uninitialised product", () => {
+    const a = tf.fill([8, 1024], 0.5);
+    const b = tf.fill([1024, 1024], 0.25);
+    release = occupyWasmHeap(HOLE);
+    // The [8, 1024] product fits in the hole; XNNPACK's 4 MiB packed copy of b does not.
+    expect(() => tf.matMul(a, b)).toThrow(
+      /cannot allocate 4\.\d+ MiB for XNNPACK's packed copy of the right operand \[1024, 1024\]/,
+    );
+    release();
+    release = null;
+    const product = tf.matMul(a, b);
+    expect(product.dataSync().every((v) => Math.abs(v - 128) < 1e-3)).toBe(true);
+    tf.dispose([a, b, product]);
+  });
+
+  it("a training step that runs out of heap fails with the error and leaves the backend usable", () => {
+    const w = tf.variable(tf.fill([256, 1024], 0.01));
+    const x = tf.fill([64, 256], 1);
+    const loss = (): tf.Scalar => tf.sum(tf.square(tf.matMul(x, w)));
+    const before = tf.tidy(() =>
+      tf
+        .grad((v: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, v))))(w)
+        .dataSync(),
+    );
+    release = occupyWasmHeap(HOLE);
+    expect(() => tf.tidy(() => tf.variableGrads(loss))).toThrow(WasmHeapExhaustedError);
+    release();
+    release = null;
+    const after = tf.tidy(() =>
+      tf
+        .grad((v: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, v))))(w)
+        .dataSync(),
+    );
+    expect(Array.from(after)).toEqual(Array.from(before));
+    tf.dispose([w, x]);
+  });
+});
