@@ -60,6 +60,7 @@ describe("nothing to evaluate: no judged query, or no text", () => {
       expect(train.stderr).toMatch(new RegExp(`revela: .*${c.message.source}`));
       expect(train.stderr).not.toContain("train Revela");
       expect(existsSync(path.join(out, "runs"))).toBe(false);
+      expect(existsSync(path.join(out, "run-state.json"))).toBe(false);
       expect(existsSync(path.join(out, "results.json"))).toBe(false);
 
       const evaluation = await runRevela(["eval", "--bm25", "--data", data]);

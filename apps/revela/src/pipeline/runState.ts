@@ -71,14 +71,16 @@ export class RunState {
     readonly out: string,
     readonly resuming: boolean,
     private readonly state: RunStateFile,
-  ) {}
+  ) {
+    this.written = resuming;
+  }
 
-  /** A new run: records the config, no phase finished. */
+  /**
+   * A new run: no phase finished. The file is written when the first phase starts, so that a run
+   * that fails before training (a bad corpus, a wrong path) leaves nothing that claims to be a run.
+   */
   static async start(out: string, config: AppConfig): Promise<RunState> {
-    const run = new RunState(out, false, { format: FORMAT, version: VERSION, config, phases: {} });
-    await mkdir(out, { recursive: true });
-    await run.write();
-    return run;
+    return new RunState(out, false, { format: FORMAT, version: VERSION, config, phases: {} });
   }
 
   /** Continues the run recorded in `out`. */
@@ -93,7 +95,10 @@ export class RunState {
    */
   async restoreFinished<B>(name: string, runDir: string, trainer: Trainable<B>): Promise<RunResult | null> {
     const finished = this.state.phases[name];
-    if (finished === undefined) return null;
+    if (finished === undefined) {
+      if (!this.written) await this.write();
+      return null;
+    }
     const checkpoint = await new CheckpointStore(runDir).latest();
     if (checkpoint === undefined || checkpoint.step !== finished.step) {
       throw new Error(
@@ -118,7 +123,10 @@ export class RunState {
     await this.write();
   }
 
+  private written = false;
+
   private async write(): Promise<void> {
+    await mkdir(this.out, { recursive: true });
     const file = path.join(this.out, RUN_STATE_FILE);
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     const handle = await open(tmp, "w");
@@ -129,5 +137,6 @@ export class RunState {
       await handle.close();
     }
     await rename(tmp, file);
+    this.written = true;
   }
 }
