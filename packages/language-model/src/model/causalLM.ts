@@ -275,7 +275,6 @@ export class CausalLM {
     const [b, l] = inputIds.shape as [number, number];
     const c = this.config;
     const { cos, sin } = this.rope(l);
-    const training = options.training;
     return tf.tidy(() => {
       const mask = tf.cast(attentionMask, "float32");
       let x: tf.Tensor = tf.gather(this.param("model.embed_tokens.weight"), tf.reshape(inputIds, [-1])); // [B·L, d]
@@ -285,39 +284,17 @@ export class CausalLM {
       const values: tf.Tensor4D[] = [];
       for (let i = 0; i < c.numHiddenLayers; i++) {
         if (options.returnHiddenStates) hiddenStates.push(asBatch(x));
-        const p = `model.layers.${i}`;
-        const h = rmsNorm(x, this.param(`${p}.input_layernorm.weight`), c.rmsNormEps);
-        const k = applyRope(
-          splitHeads(this.proj(h, `${p}.self_attn.k_proj`, training), b, c.numKeyValueHeads),
-          cos,
-          sin,
-        );
-        const v = splitHeads(this.proj(h, `${p}.self_attn.v_proj`, training), b, c.numKeyValueHeads);
+        const last = keyValuesOnly && i === c.numHiddenLayers - 1;
+        // One tidy per layer: a layer's intermediates are freed when it ends, so an inference pass
+        // (encoding) holds one layer's activations rather than every layer's. Under a gradient tape
+        // nothing backward needs is lost: tfjs keeps its own references to the saved tensors.
+        const layer = tf.tidy(() => this.layer(i, x, mask, b, cos, sin, options, last));
         if (options.returnKeyValues) {
-          keys.push(k);
-          values.push(v);
+          keys.push(layer.k);
+          values.push(layer.v);
         }
-        if (keyValuesOnly && i === c.numHiddenLayers - 1) break;
-        const q = applyRope(
-          splitHeads(this.proj(h, `${p}.self_attn.q_proj`, training), b, c.numAttentionHeads),
-          cos,
-          sin,
-        );
-        let att: tf.Tensor = causalSelfAttention(q, k, v, { keyPaddingMask: mask });
-        const term = options.attentionTerm?.({ layer: i, queries: q });
-        if (term) {
-          if (term.rank !== 4 || term.shape.some((s, j) => s !== att.shape[j])) {
-            throw new Error(
-              `CausalLM.forward: attentionTerm of layer ${i} returned shape [${term.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
-            );
-          }
-          att = residualAdd(att, term);
-        }
-        x = residualAdd(x, this.proj(mergeHeads(att), `${p}.self_attn.o_proj`, training));
-        const h2 = rmsNorm(x, this.param(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
-        const gate = this.proj(h2, `${p}.mlp.gate_proj`, training);
-        const up = this.proj(h2, `${p}.mlp.up_proj`, training);
-        x = residualAdd(x, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training));
+        if (last) break;
+        x = layer.x as tf.Tensor;
       }
       if (keyValuesOnly) return { keys, values } as unknown as tf.TensorContainer;
       const last = rmsNorm(x, this.param("model.norm.weight"), c.rmsNormEps); // [B·L, d]
@@ -340,6 +317,44 @@ export class CausalLM {
       }
       return out as unknown as tf.TensorContainer;
     }) as unknown as ForwardResult;
+  }
+
+  /** Decoder layer `i` on the residual rows x [B·L, d]: its output and its keys and values. */
+  private layer(
+    i: number,
+    input: tf.Tensor,
+    mask: tf.Tensor,
+    b: number,
+    cos: tf.Tensor2D,
+    sin: tf.Tensor2D,
+    options: ForwardOptions,
+    keyValuesOnly: boolean,
+  ): { x?: tf.Tensor; k: tf.Tensor4D; v: tf.Tensor4D } {
+    const c = this.config;
+    const training = options.training;
+    const p = `model.layers.${i}`;
+    let x = input;
+    const h = rmsNorm(x, this.param(`${p}.input_layernorm.weight`), c.rmsNormEps);
+    const k = applyRope(splitHeads(this.proj(h, `${p}.self_attn.k_proj`, training), b, c.numKeyValueHeads), cos, sin);
+    const v = splitHeads(this.proj(h, `${p}.self_attn.v_proj`, training), b, c.numKeyValueHeads);
+    if (keyValuesOnly) return { k, v };
+    const q = applyRope(splitHeads(this.proj(h, `${p}.self_attn.q_proj`, training), b, c.numAttentionHeads), cos, sin);
+    let att: tf.Tensor = causalSelfAttention(q, k, v, { keyPaddingMask: mask });
+    const term = options.attentionTerm?.({ layer: i, queries: q });
+    if (term) {
+      if (term.rank !== 4 || term.shape.some((s, j) => s !== att.shape[j])) {
+        throw new Error(
+          `CausalLM.forward: attentionTerm of layer ${i} returned shape [${term.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
+        );
+      }
+      att = residualAdd(att, term);
+    }
+    x = residualAdd(x, this.proj(mergeHeads(att), `${p}.self_attn.o_proj`, training));
+    const h2 = rmsNorm(x, this.param(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+    const gate = this.proj(h2, `${p}.mlp.gate_proj`, training);
+    const up = this.proj(h2, `${p}.mlp.up_proj`, training);
+    x = residualAdd(x, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training));
+    return { x, k, v };
   }
 }
 
