@@ -17,6 +17,8 @@ interface PlantedOptions {
   pairs: number;
   batchPairs: number;
   hiddenSize: number;
+  retrieverInit: number;
+  factPool: number;
   temperature: number;
   implementation: PlantedSettings["implementation"];
   warmupSteps: number;
@@ -25,6 +27,7 @@ interface PlantedOptions {
   arms: WeightsMode[];
   retrieverLr: number;
   lmLr: number;
+  armLmLr: number;
   evalEvery: number;
   json?: boolean;
   backend?: BackendName;
@@ -101,7 +104,13 @@ async function planted(command: Command, ctx: CliContext): Promise<void> {
     seed: o.seed,
     pairs: o.pairs,
     batchPairs: o.batchPairs,
-    model: { ...DEMO_SETTINGS.model, hiddenSize: o.hiddenSize, ffn: 2 * o.hiddenSize },
+    factPool: o.factPool,
+    model: {
+      ...DEMO_SETTINGS.model,
+      hiddenSize: o.hiddenSize,
+      ffn: 2 * o.hiddenSize,
+      retrieverInitRange: o.retrieverInit,
+    },
     temperature: o.temperature,
     implementation: o.implementation,
     warmupSteps: o.warmupSteps,
@@ -110,6 +119,7 @@ async function planted(command: Command, ctx: CliContext): Promise<void> {
     arms: o.arms,
     retrieverLr: o.retrieverLr,
     lmLr: o.lmLr,
+    armLmLr: o.armLmLr,
     evalEvery: o.evalEvery,
   };
   if (settings.batchPairs > settings.pairs)
@@ -117,7 +127,7 @@ async function planted(command: Command, ctx: CliContext): Promise<void> {
   const s = settings;
   if (!o.json) {
     ctx.stdout.write(
-      `Planted relevance: ${s.pairs} pairs (${2 * s.pairs} chunks), B = ${2 * s.batchPairs}, LLaMA d ${s.model.hiddenSize} × ${s.model.layers} layers from scratch (LM and retriever), τ = ${s.temperature}, ${s.implementation} in-batch attention, lr LM ${s.lmLr} / retriever ${s.retrieverLr}\n` +
+      `Planted relevance: ${s.pairs} pairs (${2 * s.pairs} chunks), B = ${2 * s.batchPairs}, LLaMA d ${s.model.hiddenSize} × ${s.model.layers} layers from scratch (LM and retriever), τ = ${s.temperature}, ${s.implementation} in-batch attention, lr LM ${s.lmLr} (warm-up) / ${s.armLmLr ?? s.lmLr} (arms), retriever ${s.retrieverLr}, retriever init std ${s.model.retrieverInitRange}, ${s.factPool} facts\n` +
         `${s.warmupSteps} LM warm-up steps with ${s.warmupWeights} W (retriever untouched), then ${s.steps} steps per arm from the same weights and batches: ${s.arms.join(", ")}\n` +
         "fact loss = LM loss on each fact's first mention in a chunk, predictable only from the partner; W→partner = mean W mass on the partner\n\n",
     );
@@ -194,7 +204,22 @@ export function registerDemoCommand(program: Command, ctx: CliContext): Command 
     .addOption(
       new Option("--retriever-lr <lr>", "retriever learning rate").default(d.retrieverLr).argParser(positiveNumber),
     )
-    .addOption(new Option("--lm-lr <lr>", "LM learning rate").default(d.lmLr).argParser(positiveNumber))
+    .addOption(new Option("--lm-lr <lr>", "LM learning rate in the warm-up").default(d.lmLr).argParser(positiveNumber))
+    .addOption(
+      new Option("--arm-lm-lr <lr>", "LM learning rate after the warm-up")
+        .default(d.armLmLr ?? d.lmLr)
+        .argParser(positiveNumber),
+    )
+    .addOption(
+      new Option("--retriever-init <std>", "std of the retriever's random init")
+        .default(d.model.retrieverInitRange)
+        .argParser(positiveNumber),
+    )
+    .addOption(
+      new Option("--fact-pool <n>", "made-up fact words (a pair's facts are drawn from them)")
+        .default(d.factPool)
+        .argParser(positiveInteger),
+    )
     .addOption(
       new Option("--eval-every <n>", "steps between evaluation points").default(d.evalEvery).argParser(positiveInteger),
     )
