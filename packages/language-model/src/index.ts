@@ -50,6 +50,16 @@ export {
   nextTokenLoss,
 } from "./model/causalLM.js";
 export { type GenerateOptions, greedyGenerate } from "./model/generate.js";
+export {
+  activationFloatsPerTokenLayer,
+  checkRunMemory,
+  estimateRunMemory,
+  type RunMemoryCheckOptions,
+  RunMemoryError,
+  type RunMemoryEstimate,
+  type RunMemoryItem,
+  type RunMemoryShape,
+} from "./model/memoryPlan.js";
 export type { LoraAdapter } from "./model/projection.js";
 export {
   type CheckpointHeaders,

@@ -46,6 +46,11 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
 
 /** Folds every adapter into its base weight (W += scaling · B A), removes the adapters and unfreezes the weights. */
 export function mergeLora(model: CausalLM): void {
+  if (model.sharesBase) {
+    throw new Error(
+      "mergeLora: the model's base weights are shared with another model (CausalLM.withFrozenBase); merging would change both",
+    );
+  }
   for (const [module, adapter] of model.lora) {
     const w = model.params.get(`${module}.weight`) as tf.Variable;
     // assign() references its argument: inside the tidy, the new value is freed with the old weight.

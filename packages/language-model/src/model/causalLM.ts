@@ -74,11 +74,61 @@ export class CausalLM {
   /** The safetensors dtype each parameter was loaded from, so `save` writes it back unchanged. */
   readonly sourceDtypes = new Map<string, "F32" | "F16" | "BF16">();
   private ropeCache = new Map<number, { cos: tf.Tensor2D; sin: tf.Tensor2D }>();
+  /** The weights' owner record: every model built on the same weights holds it; the last to go frees them. */
+  private readonly weights: SharedWeights;
 
-  private constructor(config: ModelConfig, params: Map<string, tf.Variable>, backbone: boolean) {
+  private constructor(
+    config: ModelConfig,
+    params: Map<string, tf.Variable>,
+    backbone: boolean,
+    weights: SharedWeights = { variables: params, holders: 1 },
+  ) {
     this.config = config;
     this.params = params;
     this.backbone = backbone;
+    this.weights = weights;
+  }
+
+  /**
+   * A model on the frozen base weights of `base` — the same tf.Variables, not copies — for the
+   * paper's setup, where the retriever and the LM start from one checkpoint and each trains only its
+   * own LoRA adapters: one copy of the base serves both (for Qwen2.5-0.5B, 1.8 GiB of float32 that
+   * a second copy would add to the 4 GiB wasm heap). `base`'s weights must be frozen (its LoRA
+   * enabled, or every parameter's `trainable` false), since training them would change both
+   * models. The new model has no adapters: add them with `enableLora` or `loadLoraAdapter`.
+   * `backbone: true` leaves out the LM head (the retriever). Disposing either model leaves the
+   * weights to the other; the last one disposed frees them.
+   */
+  static withFrozenBase(base: CausalLM, options: { backbone?: boolean } = {}): CausalLM {
+    if (!base.params.size) throw new Error("CausalLM.withFrozenBase: the base model has been disposed");
+    const trainable = [...base.params].filter(([, v]) => v.trainable).map(([name]) => name);
+    if (trainable.length) {
+      throw new Error(
+        `CausalLM.withFrozenBase: the base model's weights must be frozen (enableLora on it first, or set trainable = false); ${trainable.length} are trainable, e.g. "${trainable[0]}"`,
+      );
+    }
+    const backbone = options.backbone ?? false;
+    if (base.backbone && !backbone && !base.config.tieWordEmbeddings) {
+      throw new Error(
+        "CausalLM.withFrozenBase: the base is a backbone without lm_head.weight; it cannot serve a causal LM",
+      );
+    }
+    const params = new Map<string, tf.Variable>();
+    for (const spec of parameterSpecs(base.config, { lmHead: !backbone })) {
+      params.set(spec.name, base.param(spec.name));
+    }
+    base.weights.holders++;
+    const model = new CausalLM(base.config, params, backbone, base.weights);
+    for (const name of params.keys()) {
+      const dtype = base.sourceDtypes.get(name);
+      if (dtype) model.sourceDtypes.set(name, dtype);
+    }
+    return model;
+  }
+
+  /** Whether another model uses this model's base weights too (see `withFrozenBase`). */
+  get sharesBase(): boolean {
+    return this.weights.holders > 1;
   }
 
   /**
@@ -151,7 +201,13 @@ export class CausalLM {
 
   /** Releases every parameter and cached table. */
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
+    if (this.params.size) {
+      const w = this.weights;
+      w.holders--;
+      if (w.holders === 0) for (const v of w.variables.values()) v.dispose();
+      // The owner's map is about to be cleared; the models still using the weights keep the list.
+      else if (w.variables === this.params) w.variables = new Map(this.params);
+    }
     for (const l of this.lora.values()) tf.dispose([l.a, l.b]);
     for (const r of this.ropeCache.values()) tf.dispose([r.cos, r.sin]);
     this.params.clear();
@@ -356,6 +412,12 @@ export class CausalLM {
     x = residualAdd(x, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training));
     return { x, k, v };
   }
+}
+
+/** The variables of one set of weights and how many models use them (see `CausalLM.withFrozenBase`). */
+interface SharedWeights {
+  variables: ReadonlyMap<string, tf.Variable>;
+  holders: number;
 }
 
 /**

@@ -1,0 +1,318 @@
+import { formatBytes } from "@revela/kernels";
+import { parameterSpecs } from "../architectures/architecture.js";
+import type { ModelConfig } from "../config/modelConfig.js";
+import { isLoraTarget, type LoraConfig } from "../lora/loraConfig.js";
+
+/**
+ * What a Revela run holds in memory, computed from the config alone (nothing is loaded or
+ * allocated), so that a run that cannot fit is refused before loading with the figure, the limit
+ * and what to change — instead of failing minutes later. Float32 throughout: F16/BF16 checkpoints
+ * are converted on load. The figures follow this implementation (see the README's memory plan):
+ * what backward keeps per token and layer, the transposed and XNNPACK-packed copies a projection
+ * makes of its weight, the LM head's logits.
+ */
+export interface RunMemoryShape {
+  /** LoRA on the LM and on the retriever; null: every weight trains. */
+  lora: LoraConfig | null;
+  /** LM and retriever on one frozen base (CausalLM.withFrozenBase); needs LoRA. */
+  sharedBase: boolean;
+  /** Retriever backbones besides the Revela retriever held at the same time (e.g. a baseline). Default 0. */
+  extraRetrievers?: number;
+  /** The training step, or null for encoding only. */
+  train: {
+    /** Chunks per batch (B). */
+    batch: number;
+    /** LM input length (L). */
+    lmTokens: number;
+    /** Retriever passage-view length; the query view is about half of it. */
+    retrieverTokens: number;
+    /** Whether the LM trains (its adapters, or its weights without LoRA). Default true. */
+    trainLm?: boolean;
+    /** Pass 1's next-token loss too (a second pass through the LM head). Default false. */
+    dualLoss?: boolean;
+  } | null;
+  /** Evaluation: passages encoded per batch and their length. */
+  encode: { batch: number; tokens: number } | null;
+  /** Optimizer state per trained parameter, in floats (AdamW: 2). Default 2. */
+  optimizerFloatsPerParameter?: number;
+}
+
+export interface RunMemoryItem {
+  name: string;
+  bytes: number;
+  detail: string;
+}
+
+export interface RunMemoryEstimate {
+  /** Held for the whole run: weights, adapters, gradients, optimizer state. */
+  held: RunMemoryItem[];
+  /** The larger of these is added at the peak: one training step's activations or one encoding batch's. */
+  trainingStep: RunMemoryItem[];
+  encoding: RunMemoryItem[];
+  /** held + max(training step, encoding). */
+  peakBytes: number;
+  /** Parameters: base weights (each copy), trained parameters. */
+  parameters: { base: number; trained: number };
+}
+
+const F32 = 4;
+
+function sum(items: RunMemoryItem[]): number {
+  return items.reduce((s, i) => s + i.bytes, 0);
+}
+
+function loraParameters(config: ModelConfig, lora: LoraConfig, backbone: boolean): number {
+  let n = 0;
+  for (const spec of parameterSpecs(config, { lmHead: !backbone })) {
+    if (!spec.name.startsWith("model.layers.") || spec.shape.length !== 2) continue;
+    const module = spec.name.slice(0, -".weight".length);
+    if (isLoraTarget(lora, module)) n += lora.r * ((spec.shape[0] as number) + (spec.shape[1] as number));
+  }
+  return n;
+}
+
+/** Sum of the input widths of the LoRA-targeted projections of one layer (LoRA dropout copies its input). */
+function loraLayerWidths(config: ModelConfig, lora: LoraConfig): { modules: number; inputs: number } {
+  let modules = 0;
+  let inputs = 0;
+  for (const spec of parameterSpecs(config, { lmHead: false })) {
+    if (!spec.name.startsWith("model.layers.0.") || spec.shape.length !== 2) continue;
+    if (isLoraTarget(lora, spec.name.slice(0, -".weight".length))) {
+      modules++;
+      inputs += spec.shape[1] as number;
+    }
+  }
+  return { modules, inputs };
+}
+
+/**
+ * Floats one token keeps in one decoder layer for backward: the layer input and norms' inputs and
+ * outputs (5·d), queries and attention output (2·q), keys and values (2·kv), attention
+ * probabilities (heads · context), the MLP's gate, up and product (3·ffn), each LoRA's r-wide
+ * middle, and with LoRA dropout the dropped copy of each targeted input.
+ */
+export function activationFloatsPerTokenLayer(config: ModelConfig, lora: LoraConfig | null, context: number): number {
+  const d = config.hiddenSize;
+  const q = config.numAttentionHeads * config.headDim;
+  const kv = config.numKeyValueHeads * config.headDim;
+  let floats = 5 * d + 2 * q + 2 * kv + config.numAttentionHeads * context + 3 * config.intermediateSize;
+  if (lora) {
+    const { modules, inputs } = loraLayerWidths(config, lora);
+    floats += modules * lora.r + (lora.loraDropout > 0 ? inputs : 0);
+  }
+  return floats;
+}
+
+/** The largest weight matrix a pass multiplies by, in elements (the head when `head`). */
+function largestMatrix(config: ModelConfig, head: boolean): number {
+  let largest = 0;
+  for (const spec of parameterSpecs(config, { lmHead: true })) {
+    if (spec.shape.length !== 2) continue;
+    const isHead = spec.name === "lm_head.weight" || spec.name === "model.embed_tokens.weight";
+    if (isHead && !head) continue;
+    largest = Math.max(largest, (spec.shape[0] as number) * (spec.shape[1] as number));
+  }
+  return largest;
+}
+
+export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): RunMemoryEstimate {
+  const lora = shape.lora;
+  const shared = shape.sharedBase && lora !== null;
+  const extra = shape.extraRetrievers ?? 0;
+  const lmBase = parameterSpecs(config, { lmHead: true }).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  const backboneBase = parameterSpecs(config, { lmHead: false }).reduce(
+    (s, p) => s + p.shape.reduce((a, b) => a * b, 1),
+    0,
+  );
+  const retrievers = 1 + extra;
+  const baseParams = shared ? lmBase : lmBase + retrievers * backboneBase;
+  const held: RunMemoryItem[] = [
+    {
+      name: "base weights",
+      bytes: baseParams * F32,
+      detail: shared
+        ? `one frozen copy shared by the LM and ${retrievers} retriever${retrievers > 1 ? "s" : ""}`
+        : `${1 + retrievers} copies (LM and ${retrievers} retriever${retrievers > 1 ? "s" : ""})`,
+    },
+  ];
+  const trainLm = shape.train?.trainLm ?? true;
+  const lmAdapters = lora ? loraParameters(config, lora, false) : 0;
+  const retrieverAdapters = lora ? loraParameters(config, lora, true) : 0;
+  if (lora) {
+    held.push({
+      name: "LoRA adapters",
+      bytes: (lmAdapters + retrievers * retrieverAdapters) * F32,
+      detail: `r ${lora.r}, ${lmAdapters.toLocaleString("en-US")} parameters per model`,
+    });
+  }
+  const trained = shape.train
+    ? (lora ? retrieverAdapters : backboneBase) + (trainLm ? (lora ? lmAdapters : lmBase) : 0)
+    : 0;
+  if (shape.train) {
+    const optimizerFloats = shape.optimizerFloatsPerParameter ?? 2;
+    held.push({
+      name: "gradients",
+      bytes: trained * F32,
+      detail: `${trained.toLocaleString("en-US")} trained parameters (frozen weights have none)`,
+    });
+    held.push({
+      name: "optimizer state",
+      bytes: optimizerFloats * trained * F32,
+      detail: `${optimizerFloats} floats per trained parameter`,
+    });
+  }
+
+  const layers = config.numHiddenLayers;
+  const trainingStep: RunMemoryItem[] = [];
+  if (shape.train) {
+    const { batch, lmTokens, retrieverTokens } = shape.train;
+    const queryTokens = Math.ceil(retrieverTokens / 2) + 1;
+    const perLayer = (tokens: number, context: number) => tokens * activationFloatsPerTokenLayer(config, lora, context);
+    const retrieverFloats =
+      layers * (perLayer(batch * retrieverTokens, retrieverTokens) + perLayer(batch * queryTokens, queryTokens));
+    // Pass 1 (keys and values) and pass 2 (with the in-batch term) both run under the tape.
+    const lmFloats = 2 * layers * perLayer(batch * lmTokens, lmTokens);
+    trainingStep.push({
+      name: "activations",
+      bytes: (retrieverFloats + lmFloats) * F32,
+      detail: `B ${batch}, LM L ${lmTokens} (two passes), retriever L ${retrieverTokens} + ${queryTokens}, ${layers} layers, kept for backward`,
+    });
+    const lossPasses = shape.train.dualLoss ? 2 : 1;
+    trainingStep.push({
+      name: "LM head logits",
+      bytes: 2 * lossPasses * batch * lmTokens * config.vocabSize * F32,
+      detail: `[${batch * lmTokens}, ${config.vocabSize}] and its gradient${lossPasses > 1 ? ", two passes" : ""}`,
+    });
+    trainingStep.push({
+      name: "matMul workspace",
+      bytes: 2 * largestMatrix(config, true) * F32,
+      detail: "transposed and XNNPACK-packed copies of the largest weight",
+    });
+  }
+  const encoding: RunMemoryItem[] = [];
+  if (shape.encode) {
+    const { batch, tokens } = shape.encode;
+    encoding.push({
+      name: "encoding activations",
+      bytes: batch * tokens * (activationFloatsPerTokenLayer(config, lora, tokens) + config.hiddenSize) * F32,
+      detail: `one layer at a time, ${batch} passages × ${tokens} tokens`,
+    });
+    encoding.push({
+      name: "matMul workspace",
+      bytes: 2 * largestMatrix(config, false) * F32,
+      detail: "transposed and XNNPACK-packed copies of the largest weight",
+    });
+  }
+  return {
+    held,
+    trainingStep,
+    encoding,
+    peakBytes: sum(held) + Math.max(sum(trainingStep), sum(encoding)),
+    parameters: { base: baseParams, trained },
+  };
+}
+
+export interface RunMemoryCheckOptions {
+  /** What the limit is, e.g. "the 4 GiB wasm heap". */
+  limitName: string;
+  /** Where the run's settings come from (a config file, "revela train"), for the message. */
+  source: string;
+  /** The run's setting names as its user writes them (e.g. { batch: "train.batchSize" }). */
+  fields?: Partial<Record<"batch" | "loraR" | "lmTokens" | "encodeBatch", string>>;
+}
+
+export class RunMemoryError extends Error {
+  readonly estimate: RunMemoryEstimate;
+  readonly limitBytes: number;
+  constructor(message: string, estimate: RunMemoryEstimate, limitBytes: number) {
+    super(message);
+    this.name = "RunMemoryError";
+    this.estimate = estimate;
+    this.limitBytes = limitBytes;
+  }
+}
+
+/**
+ * Throws a RunMemoryError when the estimate exceeds `limitBytes`: the figure and its parts, the
+ * limit, and the settings that would fit (a smaller batch, a smaller LoRA rank, a shared base).
+ */
+export function checkRunMemory(
+  config: ModelConfig,
+  shape: RunMemoryShape,
+  limitBytes: number,
+  options: RunMemoryCheckOptions,
+): RunMemoryEstimate {
+  const estimate = estimateRunMemory(config, shape);
+  if (estimate.peakBytes <= limitBytes) return estimate;
+  const f = {
+    batch: "batch size",
+    loraR: "LoRA rank",
+    lmTokens: "LM tokens",
+    encodeBatch: "encoding batch",
+    ...options.fields,
+  };
+  const parts = [
+    ...estimate.held,
+    ...(sumOf(estimate.trainingStep) >= sumOf(estimate.encoding) ? estimate.trainingStep : estimate.encoding),
+  ]
+    .map((i) => `${i.name} ${formatBytes(i.bytes)} (${i.detail})`)
+    .join("; ");
+  const fits = (s: RunMemoryShape) => estimateRunMemory(config, s).peakBytes <= limitBytes;
+  // A shared base costs nothing and is always smaller: the other settings are sized on top of it.
+  const canShare = shape.lora !== null && !shape.sharedBase;
+  const base: RunMemoryShape = canShare ? { ...shape, sharedBase: true } : shape;
+  const advice: string[] = [];
+  if (base.train) {
+    const train = base.train;
+    const batch = largest(2, train.batch - 1, (b) => fits({ ...base, train: { ...train, batch: b } }));
+    if (batch !== null) advice.push(`${f.batch} ${batch} (from ${train.batch})`);
+    const lmTokens = largest(8, train.lmTokens - 1, (l) =>
+      fits({ ...base, train: { ...train, lmTokens: l, retrieverTokens: Math.min(train.retrieverTokens, l + 1) } }),
+    );
+    if (lmTokens !== null) advice.push(`${f.lmTokens} ${lmTokens} (from ${train.lmTokens})`);
+  }
+  if (base.lora) {
+    const lora = base.lora;
+    const r = largest(1, lora.r - 1, (rank) => fits({ ...base, lora: { ...lora, r: rank } }));
+    if (r !== null) advice.push(`${f.loraR} ${r} (from ${lora.r})`);
+  }
+  if (base.encode && !base.train) {
+    const enc = base.encode;
+    const b = largest(1, enc.batch - 1, (n) => fits({ ...base, encode: { ...enc, batch: n } }));
+    if (b !== null) advice.push(`${f.encodeBatch} ${b} (from ${enc.batch})`);
+  }
+  const share = canShare
+    ? `Share one frozen base between the LM and the retriever (CausalLM.withFrozenBase): ${formatBytes(estimateRunMemory(config, base).peakBytes)}${fits(base) ? ", which fits. " : "; with it, "}`
+    : "";
+  const rest =
+    canShare && fits(base)
+      ? ""
+      : advice.length
+        ? `${canShare ? "each" : "Each"} of these alone would fit: ${advice.join("; ")}.`
+        : `${canShare ? "no" : "No"} smaller batch, sequence or LoRA rank alone fits: use a smaller model, or a backend whose limit is the machine's memory (tfjs-node).`;
+  throw new RunMemoryError(
+    `${options.source}: this run needs an estimated ${formatBytes(estimate.peakBytes)} at its peak, more than ${options.limitName} (${formatBytes(limitBytes)}): ${parts}. ` +
+      share +
+      rest +
+      ` (${config.architecture}, hidden_size ${config.hiddenSize}, ${config.numHiddenLayers} layers, vocab_size ${config.vocabSize}; nothing was loaded.)`,
+    estimate,
+    limitBytes,
+  );
+}
+
+function sumOf(items: RunMemoryItem[]): number {
+  return sum(items);
+}
+
+/** The largest n in [lo, hi] with ok(n), assuming ok is monotone (true up to some n); null if none. */
+function largest(lo: number, hi: number, ok: (n: number) => boolean): number | null {
+  if (hi < lo || !ok(lo)) return null;
+  let good = lo;
+  let bad = hi + 1;
+  while (bad - good > 1) {
+    const mid = Math.floor((good + bad) / 2);
+    if (ok(mid)) good = mid;
+    else bad = mid;
+  }
+  return good;
+}

@@ -1,0 +1,161 @@
+import { initBackend, WASM_MAX_HEAP_BYTES } from "@revela/kernels";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CausalLM,
+  checkRunMemory,
+  enableLora,
+  estimateRunMemory,
+  parseLoraConfig,
+  parseModelConfig,
+  RunMemoryError,
+} from "../../src/index.js";
+
+beforeAll(async () => {
+  await initBackend({ backend: "cpu" });
+});
+
+const projections = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+const lora = (r: number) =>
+  parseLoraConfig({ r, lora_alpha: 64, lora_dropout: 0.1, target_modules: projections }, "test");
+
+/** Qwen2.5-0.5B's published config.json (the fields that size it). */
+const qwen05 = parseModelConfig(
+  {
+    architectures: ["Qwen2ForCausalLM"],
+    model_type: "qwen2",
+    vocab_size: 151936,
+    hidden_size: 896,
+    intermediate_size: 4864,
+    num_hidden_layers: 24,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    max_position_embeddings: 32768,
+    tie_word_embeddings: true,
+    rope_theta: 1000000,
+  },
+  "qwen2.5-0.5b config.json",
+);
+
+describe("estimateRunMemory", () => {
+  it("counts the parameters a model holds: weights as CausalLM allocates them, adapters as enableLora adds them", () => {
+    const config = parseModelConfig({
+      architectures: ["Qwen2ForCausalLM"],
+      model_type: "qwen2",
+      vocab_size: 50,
+      hidden_size: 16,
+      intermediate_size: 40,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 32,
+      tie_word_embeddings: true,
+    });
+    const start = tf.memory().numBytes;
+    const lm = CausalLM.create(config, { seed: 1 });
+    const lmWeights = tf.memory().numBytes - start;
+    enableLora(lm, lora(4));
+    const lmAdapters = tf.memory().numBytes - start - lmWeights;
+    const retriever = CausalLM.create(config, { seed: 2, backbone: true });
+    enableLora(retriever, lora(4));
+    const all = tf.memory().numBytes - start;
+    const shape = { lora: lora(4), train: null, encode: null };
+    const twoCopies = estimateRunMemory(config, { ...shape, sharedBase: false });
+    const byName = (e: typeof twoCopies, name: string) => e.held.find((i) => i.name === name)?.bytes;
+    expect((byName(twoCopies, "base weights") ?? 0) + (byName(twoCopies, "LoRA adapters") ?? 0)).toBe(all);
+    const shared = estimateRunMemory(config, { ...shape, sharedBase: true });
+    expect(byName(shared, "base weights")).toBe(lmWeights);
+    expect(byName(shared, "LoRA adapters")).toBe(2 * lmAdapters);
+    lm.dispose();
+    retriever.dispose();
+  });
+
+  it("trained parameters are the adapters only with LoRA, and every weight without", () => {
+    const train = { batch: 16, lmTokens: 156, retrieverTokens: 157 };
+    const withLora = estimateRunMemory(qwen05, { lora: lora(256), sharedBase: true, train, encode: null });
+    // Qwen2.5-0.5B, r 256 on the 7 projections: 5,865,472 adapter parameters per layer and model.
+    expect(withLora.parameters.trained).toBe(2 * 24 * 5_865_472);
+    expect(withLora.parameters.base).toBe(494_032_768);
+    const full = estimateRunMemory(qwen05, { lora: null, sharedBase: false, train, encode: null });
+    // Tied embeddings: the retriever's embedding table is its own copy, trained too.
+    expect(full.parameters.trained).toBe(2 * 494_032_768);
+  });
+});
+
+describe("checkRunMemory", () => {
+  it("refuses an oversized run before anything is allocated, naming the figure, the limit and what would fit", () => {
+    const before = tf.memory();
+    let error: unknown;
+    try {
+      checkRunMemory(
+        qwen05,
+        {
+          lora: lora(256),
+          sharedBase: false,
+          train: { batch: 16, lmTokens: 156, retrieverTokens: 157 },
+          encode: { batch: 32, tokens: 256 },
+        },
+        WASM_MAX_HEAP_BYTES,
+        {
+          limitName: "the wasm heap's maximum",
+          source: "revela train --model /models/qwen",
+          fields: { batch: "train.batchSize", loraR: "model.loraR", lmTokens: "train.maxLmTokens" },
+        },
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RunMemoryError);
+    const message = (error as Error).message;
+    expect(message).toMatch(
+      /^revela train --model \/models\/qwen: this run needs an estimated [\d.]+ GiB at its peak, more than the wasm heap's maximum \(4\.00 GiB\)/,
+    );
+    expect(message).toContain("base weights 3.68 GiB (2 copies (LM and 1 retriever))");
+    expect(message).toContain("LoRA adapters 1.05 GiB (r 256");
+    expect(message).toContain("optimizer state 2.10 GiB");
+    expect(message).toContain("(Qwen2ForCausalLM, hidden_size 896, 24 layers, vocab_size 151936; nothing was loaded.)");
+    expect((error as RunMemoryError).estimate.peakBytes).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+    const after = tf.memory();
+    expect({ tensors: after.numTensors, bytes: after.numBytes }).toEqual({
+      tensors: before.numTensors,
+      bytes: before.numBytes,
+    });
+  });
+
+  it("names the settings that would fit, each checked against the same estimate", () => {
+    const shape = {
+      lora: lora(256),
+      sharedBase: false,
+      train: null,
+      encode: { batch: 512, tokens: 512 },
+    };
+    const limit = 3.5 * 2 ** 30;
+    let message = "";
+    try {
+      checkRunMemory(qwen05, shape, limit, {
+        limitName: "a 3.5 GiB limit",
+        source: "test",
+        fields: { encodeBatch: "eval.batchSize" },
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(
+      /Share one frozen base between the LM and the retriever \(CausalLM\.withFrozenBase\): [\d.]+ GiB; with it, each of these alone would fit: /,
+    );
+    const batch = Number(/eval\.batchSize (\d+) \(from 512\)/.exec(message)?.[1]);
+    const shared = { ...shape, sharedBase: true };
+    expect(estimateRunMemory(qwen05, { ...shared, encode: { batch, tokens: 512 } }).peakBytes).toBeLessThanOrEqual(
+      limit,
+    );
+    expect(
+      estimateRunMemory(qwen05, { ...shared, encode: { batch: batch + 1, tokens: 512 } }).peakBytes,
+    ).toBeGreaterThan(limit);
+    // A run that fits returns its estimate.
+    const fits = checkRunMemory(qwen05, { ...shape, sharedBase: true, encode: { batch: 8, tokens: 256 } }, limit, {
+      limitName: "a 3.5 GiB limit",
+      source: "test",
+    });
+    expect(fits.peakBytes).toBeLessThanOrEqual(limit);
+  });
+});
