@@ -1,12 +1,17 @@
+import fs from "node:fs";
 import { createRequire } from "node:module";
+import os from "node:os";
 import path from "node:path";
+import { getBackendReport, WASM_MAX_HEAP_BYTES } from "@revela/kernels";
 import {
   CausalLM,
   type CompactTokenizer,
+  checkRunMemory,
   enableLora,
   type LoraConfig,
   loadPretrained,
   parseLoraConfig,
+  parseModelConfig,
   type TextTokenizer,
   Tokenizer,
   VocabularyCompaction,
@@ -79,14 +84,20 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     return model;
   };
   if (m.dir) {
+    checkPretrainedMemory(config, m.dir, loraConfig);
     const tokenizer = await Tokenizer.fromDir(m.dir);
     const lm = loraFor(await loadPretrained(m.dir), config.seed + 11);
+    const dir = m.dir;
     return {
       tokenizer,
       compaction: null,
       lm,
+      // With LoRA both models train only adapters: the retriever shares the LM's frozen base.
       makeRetrieverBackbone: async () =>
-        loraFor(await loadPretrained(m.dir as string, { backbone: true }), config.seed + 13),
+        loraFor(
+          loraConfig ? CausalLM.withFrozenBase(lm, { backbone: true }) : await loadPretrained(dir, { backbone: true }),
+          config.seed + 13,
+        ),
       tokenizerDir: m.dir,
       loraConfig,
       description: `${lm.config.architecture} from ${m.dir}${m.loraR > 0 ? `, LoRA r=${m.loraR} α=${m.loraAlpha} dropout ${m.loraDropout}` : ", all weights"}`,
@@ -121,6 +132,50 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     loraConfig: null,
     description: `LLaMA from scratch: d ${m.hiddenSize}, ${m.layers} layers, ${m.heads}/${m.kvHeads} heads, ffn ${m.ffn}, vocab ${tokenizer.vocabSize} (Llama-3 tokenizer compacted to the corpus)`,
   };
+}
+
+/**
+ * Refuses, before anything is loaded, a pretrained run whose estimated peak exceeds what the backend
+ * can hold (the 4 GiB wasm heap, else the machine's memory), naming the settings that would fit.
+ */
+function checkPretrainedMemory(config: AppConfig, dir: string, lora: LoraConfig | null): void {
+  const file = path.join(dir, "config.json");
+  if (!fs.existsSync(file)) return; // loadPretrained names the missing file
+  const wasm = (getBackendReport()?.backend ?? "wasm") === "wasm";
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    return; // loadPretrained names a malformed file
+  }
+  const t = config.train;
+  checkRunMemory(
+    parseModelConfig(raw, file),
+    {
+      lora,
+      sharedBase: lora !== null,
+      extraRetrievers: config.baseline.contrastive ? 1 : 0,
+      train: {
+        batch: t.batchSize,
+        lmTokens: t.maxLmTokens,
+        retrieverTokens: t.maxRetrieverTokens,
+        trainLm: !t.freezeLm,
+        dualLoss: t.dualLoss,
+      },
+      encode: { batch: config.eval.batchSize, tokens: config.eval.maxDocTokens },
+    },
+    wasm ? WASM_MAX_HEAP_BYTES : os.totalmem(),
+    {
+      limitName: wasm ? "the wasm heap's maximum" : "this machine's memory",
+      source: `revela train --model ${dir}`,
+      fields: {
+        batch: "train.batchSize",
+        loraR: "model.loraR (--lora-r)",
+        lmTokens: "train.maxLmTokens",
+        encodeBatch: "eval.batchSize",
+      },
+    },
+  );
 }
 
 /**

@@ -1,0 +1,109 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { initBackend } from "@revela/kernels";
+import { CausalLM, RunMemoryError, saveModel } from "@revela/language-model";
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveAppConfig } from "../src/pipeline/appConfig.js";
+import { buildModels, llama3TokenizerDir } from "../src/pipeline/models.js";
+
+/**
+ * `revela train --model <dir>` with LoRA: the retriever shares the LM's frozen base (one copy of the
+ * weights in the 4 GiB wasm heap), and a model that cannot fit is refused before anything loads.
+ */
+
+let tmp: string;
+beforeAll(async () => {
+  await initBackend({ backend: "wasm" });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "revela-pretrained-"));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function withTokenizer(dir: string): void {
+  for (const file of ["tokenizer.json", "tokenizer_config.json"]) {
+    const from = path.join(llama3TokenizerDir(), file);
+    if (fs.existsSync(from)) fs.copyFileSync(from, path.join(dir, file));
+  }
+}
+
+describe("pretrained models in the app", () => {
+  it("with LoRA, the retriever backbone uses the LM's frozen weights and has its own adapters", async () => {
+    const dir = path.join(tmp, "tiny");
+    const source = CausalLM.create(
+      {
+        architectures: ["LlamaForCausalLM"],
+        model_type: "llama",
+        vocab_size: 128256,
+        hidden_size: 8,
+        intermediate_size: 16,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        max_position_embeddings: 512,
+        tie_word_embeddings: true,
+      },
+      { seed: 1 },
+    );
+    await saveModel(source, dir);
+    source.dispose();
+    withTokenizer(dir);
+    const start = tf.memory().numBytes;
+    const config = resolveAppConfig({ values: { model: { dir, loraR: 4, loraAlpha: 8 } } });
+    const models = await buildModels(config, []);
+    const retriever = await models.makeRetrieverBackbone();
+    expect(retriever.params.size).toBeGreaterThan(0);
+    for (const [name, v] of retriever.params) expect(v, name).toBe(models.lm.params.get(name));
+    expect(retriever.lora.size).toBe(models.lm.lora.size);
+    for (const [module, adapter] of retriever.lora) expect(adapter.a).not.toBe(models.lm.lora.get(module)?.a);
+    const adapters = [...models.lm.lora.values(), ...retriever.lora.values()].reduce(
+      (s, a) => s + 4 * (a.a.size + a.b.size),
+      0,
+    );
+    const weights = [...models.lm.params.values()].reduce((s, v) => s + 4 * v.size, 0);
+    expect(tf.memory().numBytes - start).toBe(weights + adapters);
+    models.lm.dispose();
+    retriever.dispose();
+    expect(tf.memory().numBytes).toBe(start);
+  });
+
+  it("refuses a model that cannot fit the wasm heap before loading it, naming the figure, the limit and what to change", async () => {
+    // Qwen2.5-0.5B's config.json and no weights at all: the refusal must come from the config alone.
+    const dir = path.join(tmp, "qwen-shape");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, "config.json"),
+      JSON.stringify({
+        architectures: ["Qwen2ForCausalLM"],
+        model_type: "qwen2",
+        vocab_size: 151936,
+        hidden_size: 896,
+        intermediate_size: 4864,
+        num_hidden_layers: 24,
+        num_attention_heads: 14,
+        num_key_value_heads: 2,
+        max_position_embeddings: 32768,
+        tie_word_embeddings: true,
+        rope_theta: 1000000,
+      }),
+    );
+    const before = tf.memory();
+    const config = resolveAppConfig({ values: { model: { dir, loraR: 256, loraAlpha: 64 } } });
+    const error = await buildModels(config, []).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RunMemoryError);
+    const message = (error as Error).message;
+    expect(message).toContain(`revela train --model ${dir}: this run needs an estimated`);
+    expect(message).toMatch(/more than the wasm heap's maximum \(4\.00 GiB\)/);
+    expect(message).toContain("base weights 1.84 GiB (one frozen copy shared by the LM and 2 retrievers)");
+    expect(message).toMatch(/activations [\d.]+ GiB \(B 16, LM L 156/);
+    expect(message).toContain("nothing was loaded");
+    const after = tf.memory();
+    expect({ tensors: after.numTensors, bytes: after.numBytes }).toEqual({
+      tensors: before.numTensors,
+      bytes: before.numBytes,
+    });
+  });
+});
