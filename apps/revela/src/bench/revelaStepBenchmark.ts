@@ -1,4 +1,4 @@
-import { CausalLM, loadPretrained } from "@revela/language-model";
+import { CausalLM, enableLora, type LoraConfig, loadPretrained } from "@revela/language-model";
 import { benchmarkRevelaStep, type RevelaStepBenchmarkOptions, type RevelaStepBenchmarkResult } from "@revela/trainer";
 import { type ScratchShape, scratchLlamaConfig } from "../pipeline/models.js";
 
@@ -6,16 +6,22 @@ export type StepBenchmarkOptions = Omit<RevelaStepBenchmarkOptions, "lm" | "retr
   /** A Hugging Face model folder; null = a from-scratch LLaMA of the `scratch` shape. */
   model: string | null;
   scratch: ScratchShape;
+  /** LoRA on both models, the retriever on the LM's frozen base (what `train --model` runs); null: every weight trains. */
+  lora?: LoraConfig | null;
 };
 
 /** The LM and retriever `revela bench` times: a checkpoint folder, or a from-scratch LLaMA. */
 export async function benchmarkModels(o: StepBenchmarkOptions): Promise<RevelaStepBenchmarkResult[]> {
-  const { model, scratch, ...steps } = o;
+  const { model, scratch, lora, ...steps } = o;
   const hf = scratchLlamaConfig(scratch, o.seqLen);
   const lm = model ? await loadPretrained(model) : CausalLM.create(hf, { seed: 0 });
-  const retrieverModel = model
-    ? await loadPretrained(model, { backbone: true })
-    : CausalLM.create(hf, { seed: 1, backbone: true });
+  if (lora) enableLora(lm, lora, { seed: 11 });
+  const retrieverModel = lora
+    ? CausalLM.withFrozenBase(lm, { backbone: true })
+    : model
+      ? await loadPretrained(model, { backbone: true })
+      : CausalLM.create(hf, { seed: 1, backbone: true });
+  if (lora) enableLora(retrieverModel, lora, { seed: 13 });
   try {
     return await benchmarkRevelaStep({ ...steps, lm, retrieverModel });
   } finally {

@@ -1,15 +1,21 @@
-import type { BackendName } from "@revela/kernels";
+import fs from "node:fs";
+import path from "node:path";
+import { type BackendName, formatBytes } from "@revela/kernels";
+import { estimateRunMemory, parseLoraConfig, parseModelConfig } from "@revela/language-model";
 import type { StepImplementation } from "@revela/trainer";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { benchmarkModels } from "../bench/revelaStepBenchmark.js";
 import { addBackendOptions, startBackend } from "./backendOptions.js";
 import type { CliContext } from "./cliContext.js";
-import { nonEmptyText, positiveInteger, positiveNumber } from "./flagParsers.js";
+import { fraction, nonEmptyText, positiveInteger, positiveNumber } from "./flagParsers.js";
 import { checkModelDir } from "./modelDir.js";
 import { applyOptionsConfigFile } from "./optionsConfigFile.js";
 
 interface BenchOptions {
   model?: string;
+  loraR?: number;
+  loraAlpha: number;
+  loraDropout: number;
   batchSize: number;
   seq: number;
   implementations: StepImplementation[];
@@ -29,6 +35,7 @@ interface BenchOptions {
 }
 
 const IMPLEMENTATIONS: readonly StepImplementation[] = ["dense", "streaming", "topk"];
+const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
 const implementationList = (text: string): StepImplementation[] => {
   const names = text.split(",").map((s) => s.trim());
@@ -48,11 +55,32 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
   const shape = o.model
     ? `model ${o.model}`
     : `from scratch: vocab ${o.vocab}, d ${o.hiddenSize}, ${o.layers} layers, ${o.heads}/${o.kvHeads} heads, ffn ${o.ffn}`;
+  const lora =
+    o.loraR !== undefined
+      ? parseLoraConfig(
+          { r: o.loraR, lora_alpha: o.loraAlpha, lora_dropout: o.loraDropout, target_modules: LORA_TARGETS },
+          "--lora-r/--lora-alpha/--lora-dropout",
+        )
+      : null;
+  const trained = lora
+    ? `LoRA r ${lora.r} α ${lora.loraAlpha} dropout ${lora.loraDropout} on ${LORA_TARGETS.join(", ")} of both models, one frozen base shared`
+    : "all weights trained";
   log(
-    `Revela steps (retriever and LM of the same shape, all weights trained), ${shape}, batch ${o.batchSize} × ${o.seq} tokens`,
+    `Revela steps (retriever and LM of the same shape, ${trained}), ${shape}, batch ${o.batchSize} × ${o.seq} tokens`,
   );
+  if (o.model) {
+    const file = path.join(o.model, "config.json");
+    const estimate = estimateRunMemory(parseModelConfig(JSON.parse(fs.readFileSync(file, "utf8")), file), {
+      lora,
+      sharedBase: lora !== null,
+      train: { batch: o.batchSize, lmTokens: o.seq, retrieverTokens: o.seq },
+      encode: null,
+    });
+    log(`  estimated peak: ${formatBytes(estimate.peakBytes)} (estimateRunMemory)`);
+  }
   const results = await benchmarkModels({
     model: o.model ?? null,
+    lora,
     scratch: {
       vocab: o.vocab,
       hiddenSize: o.hiddenSize,
@@ -115,6 +143,14 @@ export function registerBenchCommand(program: Command, ctx: CliContext): Command
         "benchmark a Hugging Face checkpoint folder instead of a from-scratch LLaMA",
       ).argParser(nonEmptyText),
     )
+    .addOption(
+      new Option(
+        "--lora-r <n>",
+        "LoRA rank on the 7 projections of both models, the retriever on the LM's frozen base (what train --model runs)",
+      ).argParser(positiveInteger),
+    )
+    .addOption(new Option("--lora-alpha <n>", "LoRA alpha").default(64).argParser(positiveNumber))
+    .addOption(new Option("--lora-dropout <p>", "LoRA dropout").default(0.1).argParser(fraction))
     .addOption(new Option("--batch-size <n>", "chunks per batch, B").default(16).argParser(positiveInteger))
     .addOption(new Option("--seq <n>", "tokens per chunk, L").default(128).argParser(positiveInteger))
     .addOption(
