@@ -4,6 +4,7 @@
  */
 
 export { frugalVariableGrads } from "./autodiff/frugalVariableGrads.js";
+export { recomputeInBackward } from "./autodiff/recomputeInBackward.js";
 export {
   BACKEND_NAMES,
   type BackendName,
@@ -28,8 +29,10 @@ export {
   formatBytes,
   guardWasmHeap,
   occupyWasmHeap,
+  resetWasmTensorPeak,
   WASM_MAX_HEAP_BYTES,
   WasmHeapExhaustedError,
   wasmHeapBytes,
+  wasmTensorBytes,
 } from "./wasm/heapGuard.js";
 export { isFastMatMulRegistered, registerWasmKernels } from "./wasm/registerWasmKernels.js";

@@ -1,6 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { initBackend, occupyWasmHeap, WasmHeapExhaustedError, wasmHeapBytes } from "../src/index.js";
+import {
+  frugalVariableGrads,
+  initBackend,
+  occupyWasmHeap,
+  resetWasmTensorPeak,
+  WasmHeapExhaustedError,
+  wasmHeapBytes,
+  wasmTensorBytes,
+} from "../src/index.js";
 
 /*
  * A full wasm heap at small scale: occupyWasmHeap grows the heap to its 4 GiB maximum with blocks
@@ -72,6 +80,20 @@ describe("wasm heap exhaustion", () => {
     tf.dispose([a, b, product]);
   });
 
+  it("counts tensor buffers once each, however many handles (clones) share them, with the peak", () => {
+    const start = wasmTensorBytes().live;
+    resetWasmTensorPeak();
+    const a = tf.zeros([1024, 256]);
+    const clones = [tf.clone(a), tf.clone(a)];
+    // tf.clone shares the buffer on wasm too (tfjs keeps what backward needs as clones).
+    expect(wasmTensorBytes().live - start).toBe(1024 * 1024);
+    const b = tf.add(a, a);
+    tf.dispose([a, clones[0] as tf.Tensor]);
+    expect(Array.from((clones[1] as tf.Tensor).dataSync().subarray(0, 3))).toEqual([0, 0, 0]);
+    tf.dispose([clones[1] as tf.Tensor, b]);
+    expect(wasmTensorBytes()).toEqual({ live: start, peak: start + 2 * 1024 * 1024 });
+  });
+
   it("a training step that runs out of heap fails with the error and leaves the backend usable", () => {
     const w = tf.variable(tf.fill([256, 1024], 0.01));
     const x = tf.fill([64, 256], 1);
@@ -91,6 +113,24 @@ describe("wasm heap exhaustion", () => {
         .dataSync(),
     );
     expect(Array.from(after)).toEqual(Array.from(before));
+    tf.dispose([w, x]);
+  });
+
+  it("frugalVariableGrads whose forward runs out of heap frees what it had saved for backward", () => {
+    const w = tf.variable(tf.fill([256, 256], 0.01));
+    const x = tf.fill([64, 256], 1);
+    // Four products: each saves its input before the next one needs room.
+    const loss = (): tf.Scalar => {
+      let h: tf.Tensor = x;
+      for (let i = 0; i < 4; i++) h = tf.tanh(tf.matMul(h, w));
+      return tf.sum(h);
+    };
+    const live = wasmTensorBytes().live;
+    release = occupyWasmHeap(HOLE);
+    expect(() => frugalVariableGrads(loss, [w])).toThrow(WasmHeapExhaustedError);
+    release();
+    release = null;
+    expect(wasmTensorBytes().live).toBe(live);
     tf.dispose([w, x]);
   });
 });

@@ -90,11 +90,20 @@ export function frugalVariableGrads(
     throw new Error(`${op}: cannot run inside another gradient computation (tf.grad, tf.variableGrads, …)`);
   }
 
-  const y = engine.scopedRun(
-    () => engine.startTape(),
-    () => engine.endTape(),
-    () => engine.tidy("forward", f),
-  );
+  let y: tf.Tensor;
+  try {
+    y = engine.scopedRun(
+      () => engine.startTape(),
+      () => engine.endTape(),
+      () => engine.tidy("forward", f),
+    );
+  } catch (error) {
+    // A forward that fails (a full wasm heap, a bad shape) has already saved tensors for backward
+    // on the tape; without this they would stay allocated for good.
+    for (const node of engine.state.activeTape ?? []) disposeSaved(node);
+    engine.state.activeTape = null;
+    throw error;
+  }
   const tape = engine.state.activeTape ?? [];
   engine.state.activeTape = null;
   try {

@@ -154,17 +154,18 @@ export function fastBatchMatMul(args: {
     return out;
   }
 
-  reserveWasmHeap(
-    backend,
-    packedWeightBytes(k, n),
-    `XNNPACK's packed copy of the right operand [${k}, ${n}] of matMul ${JSON.stringify(a.shape)} x ${JSON.stringify(b.shape)}`,
-  );
   const temporaries: TensorInfoLike[] = [];
-  const aPlain = transposeA ? transposeLastTwo(backend, a) : a; // [batchA, m, k]
-  const bPlain = transposeB ? transposeLastTwo(backend, b) : b; // [batchB, k, n]
-  if (transposeA) temporaries.push(aPlain);
-  if (transposeB) temporaries.push(bPlain);
+  let done = false;
   try {
+    const aPlain = transposeA ? transposeLastTwo(backend, a) : a; // [batchA, m, k]
+    if (transposeA) temporaries.push(aPlain);
+    const bPlain = transposeB ? transposeLastTwo(backend, b) : b; // [batchB, k, n]
+    if (transposeB) temporaries.push(bPlain);
+    reserveWasmHeap(
+      backend,
+      packedWeightBytes(k, n),
+      `XNNPACK's packed copy of the right operand [${k}, ${n}] of matMul ${JSON.stringify(a.shape)} x ${JSON.stringify(b.shape)}`,
+    );
     const aData = backend.dataIdMap.get(aPlain.dataId);
     const bData = backend.dataIdMap.get(bPlain.dataId);
     if (batchB === 1) {
@@ -192,8 +193,11 @@ export function fastBatchMatMul(args: {
         }
       }
     }
+    done = true;
   } finally {
     for (const t of temporaries) backend.disposeData(t.dataId);
+    // A failure (a full heap) would otherwise leave the output allocated with no tensor to free it.
+    if (!done) backend.disposeData(out.dataId);
   }
   return out;
 }

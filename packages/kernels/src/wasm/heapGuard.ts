@@ -17,7 +17,7 @@ export class WasmHeapExhaustedError extends Error {
   readonly requestedBytes: number;
   /** The heap's size when the allocation failed (it grows up to WASM_MAX_HEAP_BYTES). */
   readonly heapBytes: number;
-  /** Bytes held by live tfjs tensors on the wasm backend at the time. */
+  /** Bytes held by live tensor buffers on the wasm backend at the time (each buffer once). */
   readonly tensorBytes: number;
   /** The tensor or buffer that was being allocated. */
   readonly what: string;
@@ -25,7 +25,7 @@ export class WasmHeapExhaustedError extends Error {
   constructor(what: string, requestedBytes: number, heapBytes: number, tensorBytes: number) {
     super(
       `wasm heap exhausted: cannot allocate ${formatBytes(requestedBytes)} for ${what}; the heap has grown to ` +
-        `${formatBytes(heapBytes)} of its ${formatBytes(WASM_MAX_HEAP_BYTES)} maximum and live tensors hold ` +
+        `${formatBytes(heapBytes)} of its ${formatBytes(WASM_MAX_HEAP_BYTES)} maximum and tensor buffers hold ` +
         `${formatBytes(tensorBytes)}. Free tensors, or lower what sets this size (batch size, sequence length, ` +
         "vocabulary, LoRA rank, model size); @revela/language-model's estimateRunMemory computes a run's need beforehand",
     );
@@ -50,7 +50,8 @@ interface GuardedModule extends WasmModule {
   _free(pointer: number): void;
 }
 
-const guarded = new WeakSet<object>();
+/** The module's own malloc and free, behind the guard's wrappers. */
+const rawFunctions = new WeakMap<object, { malloc: Malloc; free: (pointer: number) => void }>();
 
 /** A malloc failure inside `move`, before the tensor's shape is known to the message. */
 class RawAllocationFailure extends Error {
@@ -59,8 +60,27 @@ class RawAllocationFailure extends Error {
   }
 }
 
+/*
+ * Bytes allocated from JavaScript (every tensor's buffer) and still live, counted at malloc and
+ * free: tf.memory().numBytes counts a buffer once per tensor handle, so clones that the tape keeps
+ * would make it read several times the real figure.
+ */
+const allocations = new Map<number, number>();
+let liveBytes = 0;
+let peakBytes = 0;
+
 function tensorBytes(): number {
-  return tf.memory().numBytes;
+  return liveBytes;
+}
+
+/** Bytes of the wasm heap held by tensor buffers now, and the most held since the last reset. */
+export function wasmTensorBytes(): { live: number; peak: number } {
+  return { live: liveBytes, peak: peakBytes };
+}
+
+/** Starts a new peak for wasmTensorBytes (e.g. before the step a benchmark measures). */
+export function resetWasmTensorPeak(): void {
+  peakBytes = liveBytes;
 }
 
 /**
@@ -70,15 +90,27 @@ function tensorBytes(): number {
  */
 export function guardWasmHeap(backend: BackendWasmInternals): void {
   const wasm = backend.wasm as GuardedModule;
-  if (guarded.has(wasm)) return;
+  if (rawFunctions.has(wasm)) return;
   // The emscripten glue binds `_malloc` lazily: its first call replaces Module._malloc with the
   // raw export, which would overwrite a wrapper installed before it. One call first binds it.
   wasm._free(wasm._malloc(8));
   const raw = wasm._malloc;
+  const rawFree = wasm._free;
   wasm._malloc = (bytes: number) => {
     const pointer = raw(bytes);
     if (pointer === 0 && bytes > 0) throw new RawAllocationFailure(bytes);
+    allocations.set(pointer, bytes);
+    liveBytes += bytes;
+    if (liveBytes > peakBytes) peakBytes = liveBytes;
     return pointer;
+  };
+  wasm._free = (pointer: number) => {
+    const bytes = allocations.get(pointer);
+    if (bytes !== undefined) {
+      allocations.delete(pointer);
+      liveBytes -= bytes;
+    }
+    rawFree(pointer);
   };
   const internals = backend as unknown as {
     move(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
@@ -99,7 +131,7 @@ export function guardWasmHeap(backend: BackendWasmInternals): void {
       throw error;
     }
   };
-  guarded.add(wasm);
+  rawFunctions.set(wasm, { malloc: raw, free: rawFree });
 }
 
 /**
@@ -108,14 +140,16 @@ export function guardWasmHeap(backend: BackendWasmInternals): void {
  */
 export function reserveWasmHeap(backend: BackendWasmInternals, bytes: number, what: string): void {
   const wasm = backend.wasm as GuardedModule;
+  // The raw functions: a probe is neither a tensor nor worth a failure of its own.
+  const { malloc, free } = rawFunctions.get(wasm) ?? { malloc: wasm._malloc, free: wasm._free };
   let pointer = 0;
   try {
-    pointer = wasm._malloc(bytes);
+    pointer = malloc(bytes);
   } catch (error) {
     if (!(error instanceof RawAllocationFailure)) throw error;
   }
   if (pointer === 0 && bytes > 0) throw new WasmHeapExhaustedError(what, bytes, wasm.HEAPU8.length, tensorBytes());
-  wasm._free(pointer);
+  free(pointer);
 }
 
 /** The wasm heap's current size in bytes (it only grows), or null when the backend is not wasm. */
@@ -134,10 +168,12 @@ export function occupyWasmHeap(leaveFreeBytes: number): () => void {
   if (tf.getBackend() !== "wasm")
     throw new Error(`occupyWasmHeap: the wasm backend is not active (${tf.getBackend()})`);
   const wasm = (tf.backend() as unknown as BackendWasmInternals).wasm as GuardedModule;
+  // Ballast is not tensor memory: it bypasses the guard's accounting.
+  const { malloc, free } = rawFunctions.get(wasm) ?? { malloc: wasm._malloc, free: wasm._free };
   const blocks: number[] = [];
   const tryMalloc = (bytes: number): number => {
     try {
-      return wasm._malloc(bytes);
+      return malloc(bytes);
     } catch (error) {
       if (error instanceof RawAllocationFailure) return 0;
       throw error;
@@ -148,8 +184,8 @@ export function occupyWasmHeap(leaveFreeBytes: number): () => void {
   for (let size = 256 * 2 ** 20; size >= 4096; size /= 2) {
     for (let p = tryMalloc(size); p !== 0; p = tryMalloc(size)) blocks.push(p);
   }
-  if (slack !== 0) wasm._free(slack);
+  if (slack !== 0) free(slack);
   return () => {
-    for (const p of blocks.splice(0)) wasm._free(p);
+    for (const p of blocks.splice(0)) free(p);
   };
 }

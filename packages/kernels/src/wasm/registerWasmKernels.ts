@@ -1,12 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { fastBatchMatMul } from "./fastBatchMatMul.js";
+import { sharedIdentity } from "./sharedIdentity.js";
 import { unsortedSegmentSum } from "./unsortedSegmentSum.js";
 
 let stockBatchMatMul: tf.KernelConfig | undefined;
 
 /**
- * Registers this package's wasm kernels: the missing ones (UnsortedSegmentSum) and the fast
- * BatchMatMul. Idempotent. `fastMatMul: false` restores the stock BatchMatMul (for baselines).
+ * Registers this package's wasm kernels: the missing ones (UnsortedSegmentSum), the fast
+ * BatchMatMul and an Identity that shares its input's buffer. Idempotent. `fastMatMul: false` restores the stock BatchMatMul (for baselines).
  */
 export function registerWasmKernels(options: { fastMatMul?: boolean } = {}): void {
   const fastMatMul = options.fastMatMul ?? true;
@@ -16,6 +17,10 @@ export function registerWasmKernels(options: { fastMatMul?: boolean } = {}): voi
       backendName: "wasm",
       kernelFunc: unsortedSegmentSum as tf.KernelFunc,
     });
+  }
+  if (tf.getKernel("Identity", "wasm")?.kernelFunc !== (sharedIdentity as tf.KernelFunc)) {
+    if (tf.getKernel("Identity", "wasm")) tf.unregisterKernel("Identity", "wasm");
+    tf.registerKernel({ kernelName: "Identity", backendName: "wasm", kernelFunc: sharedIdentity as tf.KernelFunc });
   }
   const current = tf.getKernel("BatchMatMul", "wasm");
   if (stockBatchMatMul === undefined) {
