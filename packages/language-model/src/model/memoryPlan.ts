@@ -30,6 +30,8 @@ export interface RunMemoryShape {
     trainLm?: boolean;
     /** Pass 1's next-token loss too (a second pass through the LM head). Default false. */
     dualLoss?: boolean;
+    /** Activation recomputation per decoder layer (ForwardOptions.recompute). Default false. */
+    recompute?: boolean;
   } | null;
   /** Evaluation: passages encoded per batch and their length. */
   encode: { batch: number; tokens: number } | null;
@@ -89,16 +91,25 @@ function loraLayerWidths(config: ModelConfig, lora: LoraConfig): { modules: numb
  * Floats one token keeps in one decoder layer for backward: the layer input and norms' inputs and
  * outputs (5·d), queries and attention output (2·q), keys and values (2·kv), attention
  * probabilities (heads · context), the MLP's gate, up and product (3·ffn), each LoRA's r-wide
- * middle, and with LoRA dropout the dropped copy of each targeted input.
+ * middle (before and after scaling), and with LoRA dropout the dropped copy of each targeted input.
+ * With `recompute`, what recomputation keeps: the layer input, the attention output and the
+ * attention's own tensors (d + 2·q + 2·kv + heads · context).
  */
-export function activationFloatsPerTokenLayer(config: ModelConfig, lora: LoraConfig | null, context: number): number {
+export function activationFloatsPerTokenLayer(
+  config: ModelConfig,
+  lora: LoraConfig | null,
+  context: number,
+  recompute = false,
+): number {
   const d = config.hiddenSize;
   const q = config.numAttentionHeads * config.headDim;
   const kv = config.numKeyValueHeads * config.headDim;
-  let floats = 5 * d + 2 * q + 2 * kv + config.numAttentionHeads * context + 3 * config.intermediateSize;
+  const attention = 2 * q + 2 * kv + config.numAttentionHeads * context;
+  if (recompute) return d + attention;
+  let floats = 5 * d + attention + 3 * config.intermediateSize;
   if (lora) {
     const { modules, inputs } = loraLayerWidths(config, lora);
-    floats += modules * lora.r + (lora.loraDropout > 0 ? inputs : 0);
+    floats += 2 * modules * lora.r + (lora.loraDropout > 0 ? inputs : 0);
   }
   return floats;
 }
@@ -166,8 +177,10 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
   const trainingStep: RunMemoryItem[] = [];
   if (shape.train) {
     const { batch, lmTokens, retrieverTokens } = shape.train;
+    const recompute = shape.train.recompute ?? false;
     const queryTokens = Math.ceil(retrieverTokens / 2) + 1;
-    const perLayer = (tokens: number, context: number) => tokens * activationFloatsPerTokenLayer(config, lora, context);
+    const perLayer = (tokens: number, context: number) =>
+      tokens * activationFloatsPerTokenLayer(config, lora, context, recompute);
     const retrieverFloats =
       layers * (perLayer(batch * retrieverTokens, retrieverTokens) + perLayer(batch * queryTokens, queryTokens));
     // Pass 1 (keys and values) and pass 2 (with the in-batch term) both run under the tape.
@@ -175,7 +188,15 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     trainingStep.push({
       name: "activations",
       bytes: (retrieverFloats + lmFloats) * F32,
-      detail: `B ${batch}, LM L ${lmTokens} (two passes), retriever L ${retrieverTokens} + ${queryTokens}, ${layers} layers, kept for backward`,
+      detail: `B ${batch}, LM L ${lmTokens} (two passes), retriever L ${retrieverTokens} + ${queryTokens}, ${layers} layers, ${recompute ? "recomputed per layer" : "kept for backward"}`,
+    });
+    // The layer in flight: its full activations and their gradients (in backward, the recomputed layer).
+    const widest = Math.max(batch * retrieverTokens, batch * lmTokens);
+    const context = Math.max(retrieverTokens, lmTokens);
+    trainingStep.push({
+      name: "one layer in flight",
+      bytes: 2 * widest * activationFloatsPerTokenLayer(config, lora, context) * F32,
+      detail: `a layer's activations and gradients at ${widest} tokens`,
     });
     const lossPasses = shape.train.dualLoss ? 2 : 1;
     trainingStep.push({

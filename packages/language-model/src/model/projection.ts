@@ -39,7 +39,9 @@ export function projection(
             training.dropoutSeed === undefined ? undefined : tfSeed(training.dropoutSeed),
           )
         : rows;
-    y = tf.add(y, tf.mul(tf.matMul(tf.matMul(input, lora.a, false, true), lora.b, false, true), lora.scaling));
+    // Scaled on the r-wide side: a product's gradient keeps both factors, and [N, r] is far smaller
+    // than the [N, out] it would keep after B.
+    y = tf.add(y, tf.matMul(tf.mul(tf.matMul(input, lora.a, false, true), lora.scaling), lora.b, false, true));
   }
   return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), dout]);
 }
