@@ -55,6 +55,7 @@ describe("pretrained models in the app", () => {
     expect(retriever.params.size).toBeGreaterThan(0);
     for (const [name, v] of retriever.params) expect(v, name).toBe(models.lm.params.get(name));
     expect(retriever.lora.size).toBe(models.lm.lora.size);
+    expect([models.lm.recomputeLayers, retriever.recomputeLayers]).toEqual([true, true]);
     for (const [module, adapter] of retriever.lora) expect(adapter.a).not.toBe(models.lm.lora.get(module)?.a);
     const adapters = [...models.lm.lora.values(), ...retriever.lora.values()].reduce(
       (s, a) => s + 4 * (a.a.size + a.b.size),

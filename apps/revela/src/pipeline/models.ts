@@ -87,17 +87,22 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     checkPretrainedMemory(config, m.dir, loraConfig);
     const tokenizer = await Tokenizer.fromDir(m.dir);
     const lm = loraFor(await loadPretrained(m.dir), config.seed + 11);
+    // Pretrained shapes: each layer keeps its input and attention for backward and recomputes the rest.
+    lm.recomputeLayers = true;
     const dir = m.dir;
     return {
       tokenizer,
       compaction: null,
       lm,
       // With LoRA both models train only adapters: the retriever shares the LM's frozen base.
-      makeRetrieverBackbone: async () =>
-        loraFor(
+      makeRetrieverBackbone: async () => {
+        const retriever = loraFor(
           loraConfig ? CausalLM.withFrozenBase(lm, { backbone: true }) : await loadPretrained(dir, { backbone: true }),
           config.seed + 13,
-        ),
+        );
+        retriever.recomputeLayers = true;
+        return retriever;
+      },
       tokenizerDir: m.dir,
       loraConfig,
       description: `${lm.config.architecture} from ${m.dir}${m.loraR > 0 ? `, LoRA r=${m.loraR} α=${m.loraAlpha} dropout ${m.loraDropout}` : ", all weights"}`,
@@ -161,6 +166,7 @@ function checkPretrainedMemory(config: AppConfig, dir: string, lora: LoraConfig 
         retrieverTokens: t.maxRetrieverTokens,
         trainLm: !t.freezeLm,
         dualLoss: t.dualLoss,
+        recompute: true,
       },
       encode: { batch: config.eval.batchSize, tokens: config.eval.maxDocTokens },
     },
