@@ -248,12 +248,16 @@ export class CausalLM {
     // Each module draws its own dropout mask from the step's seed.
     const moduleTraining =
       training?.dropoutSeed === undefined ? training : { dropoutSeed: training.dropoutSeed + stringHash(module) };
-    return projection(
-      x,
-      this.param(`${module}.weight`),
-      this.params.get(`${module}.bias`),
-      this.lora.get(module),
-      moduleTraining,
+    // A tidy per projection: the base product, the LoRA path and their sum are [N, out] each, and
+    // only the sum is needed afterwards (a tape keeps what backward reads on its own).
+    return tf.tidy(() =>
+      projection(
+        x,
+        this.param(`${module}.weight`),
+        this.params.get(`${module}.bias`),
+        this.lora.get(module),
+        moduleTraining,
+      ),
     );
   }
 
@@ -428,22 +432,28 @@ export class CausalLM {
     };
     // With recomputation, backward keeps each piece's inputs and runs it again; the attention in
     // between (and the extension point's term, whose inputs only the caller knows) is taped as usual.
-    const [k, v, q] = (
-      recompute ? recomputeInBackward(attentionInputs, [input], this.layerVariables(i)) : attentionInputs(input)
+    // Each piece in its own tidy: without a tape (encoding) only one piece's intermediates exist at
+    // a time — RoPE, head splits and the MLP make several copies of each activation.
+    const [k, v, q] = tf.tidy(() =>
+      recompute ? recomputeInBackward(attentionInputs, [input], this.layerVariables(i)) : attentionInputs(input),
     ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D | undefined];
     if (keyValuesOnly || !q) return { k, v };
-    let att: tf.Tensor = causalSelfAttention(q, k, v, { keyPaddingMask: mask });
-    const term = options.attentionTerm?.({ layer: i, queries: q });
-    if (term) {
-      if (term.rank !== 4 || term.shape.some((s, j) => s !== att.shape[j])) {
-        throw new Error(
-          `CausalLM.forward: attentionTerm of layer ${i} returned shape [${term.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
-        );
+    const merged = tf.tidy(() => {
+      let att: tf.Tensor = causalSelfAttention(q, k, v, { keyPaddingMask: mask });
+      const term = options.attentionTerm?.({ layer: i, queries: q });
+      if (term) {
+        if (term.rank !== 4 || term.shape.some((s, j) => s !== att.shape[j])) {
+          throw new Error(
+            `CausalLM.forward: attentionTerm of layer ${i} returned shape [${term.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
+          );
+        }
+        att = residualAdd(att, term);
       }
-      att = residualAdd(att, term);
-    }
-    const merged = mergeHeads(att);
-    const [x] = recompute ? recomputeInBackward(rest, [input, merged], this.layerVariables(i)) : rest(input, merged);
+      return mergeHeads(att);
+    });
+    const [x] = tf.tidy(() =>
+      recompute ? recomputeInBackward(rest, [input, merged], this.layerVariables(i)) : rest(input, merged),
+    );
     return { x: x as tf.Tensor, k, v };
   }
 
