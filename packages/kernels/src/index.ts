@@ -17,6 +17,7 @@ export {
 export { MAX_WASM_THREADS } from "./backend/wasmThreads.js";
 export { type AttentionOptions, causalSelfAttention, MASKED_SCORE } from "./ops/attention.js";
 export { IGNORE_INDEX, tokenCrossEntropy } from "./ops/crossEntropy.js";
+export { type HeadCrossEntropyOptions, headCrossEntropy } from "./ops/headCrossEntropy.js";
 export { mergeHeads, splitHeads } from "./ops/heads.js";
 export { linear } from "./ops/linear.js";
 export { residualAdd } from "./ops/residualAdd.js";

@@ -2,6 +2,7 @@ import os from "node:os";
 import {
   applyRope,
   causalSelfAttention,
+  headCrossEntropy,
   IGNORE_INDEX,
   mergeHeads,
   recomputeInBackward,
@@ -534,9 +535,10 @@ function headLoss(last: tf.Tensor, head: tf.Tensor, labels: tf.Tensor): tf.Scala
   if (rows.length === 0) rows.push(0);
   return tf.tidy(() => {
     const picked = tf.gather(last, tf.tensor1d(rows, "int32")); // [N, d]
-    const logits = tf.matMul(picked, head, false, true); // [N, V]
-    return tokenCrossEntropy(
-      logits,
+    // Over vocabulary slices: no [N, V] logits (1.2 GiB at B 16 × L 156 with Qwen2.5's 151,936 tokens).
+    return headCrossEntropy(
+      picked,
+      head,
       tf.tensor1d(
         rows.map((r) => targets[r] as number),
         "int32",

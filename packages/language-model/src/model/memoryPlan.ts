@@ -58,6 +58,8 @@ export interface RunMemoryEstimate {
 }
 
 const F32 = 4;
+/** headCrossEntropy's default slice of the vocabulary. */
+const HEAD_SLICE = 8192;
 
 function sum(items: RunMemoryItem[]): number {
   return items.reduce((s, i) => s + i.bytes, 0);
@@ -198,16 +200,18 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
       bytes: 2 * widest * activationFloatsPerTokenLayer(config, lora, context) * F32,
       detail: `a layer's activations and gradients at ${widest} tokens`,
     });
-    const lossPasses = shape.train.dualLoss ? 2 : 1;
+    // The loss goes through the head one vocabulary slice at a time (headCrossEntropy): a slice's
+    // logits and their gradient, the slice of the head and its transposed and packed copies.
+    const slice = Math.min(config.vocabSize, HEAD_SLICE);
     trainingStep.push({
       name: "LM head logits",
-      bytes: 2 * lossPasses * batch * lmTokens * config.vocabSize * F32,
-      detail: `[${batch * lmTokens}, ${config.vocabSize}] and its gradient${lossPasses > 1 ? ", two passes" : ""}`,
+      bytes: 2 * batch * lmTokens * slice * F32,
+      detail: `[${batch * lmTokens}, ${slice}] (one slice of the ${config.vocabSize}-token vocabulary) and its gradient`,
     });
     trainingStep.push({
       name: "matMul workspace",
-      bytes: 2 * largestMatrix(config, true) * F32,
-      detail: "transposed and XNNPACK-packed copies of the largest weight",
+      bytes: (2 * Math.max(largestMatrix(config, false), slice * config.hiddenSize) + slice * config.hiddenSize) * F32,
+      detail: "transposed and XNNPACK-packed copies of the largest weight or head slice",
     });
   }
   const encoding: RunMemoryItem[] = [];
