@@ -9,6 +9,12 @@ export interface AttentionOptions {
   keyPaddingMask?: tf.Tensor;
   /** Score scale. Default 1/√D. */
   scale?: number;
+  /**
+   * Keep only q, k, v (and the padding bias) for backward and compute the probabilities again
+   * there: heads·L floats per token less to hold ([B, H, L, L] per layer), for one more QKᵀ and
+   * softmax in backward. Default false.
+   */
+  recomputeProbabilities?: boolean;
 }
 
 const causalBiasCache = new Map<string, Float32Array>();
@@ -61,7 +67,7 @@ export function causalSelfAttention(
       `${op}: query heads (${h}, q [${q.shape.join(", ")}]) must be a multiple of kv heads (${hkv}, k [${k.shape.join(", ")}])`,
     );
   }
-  const { keyPaddingMask, scale = 1 / Math.sqrt(d) } = options;
+  const { keyPaddingMask, scale = 1 / Math.sqrt(d), recomputeProbabilities = false } = options;
   if (keyPaddingMask !== undefined) {
     requireTensor(op, "keyPaddingMask", keyPaddingMask);
     requireShape(op, "keyPaddingMask", keyPaddingMask, [b, l], `([B, L] for q [${q.shape.join(", ")}])`);
@@ -72,19 +78,27 @@ export function causalSelfAttention(
   const causal = causalBias(rep, l);
   // Own gradient, saving q, k, v and the probabilities: autodiff would also keep the raw and the
   // biased scores ([B, Hkv, rep·L, L] each) and the mask arithmetic.
+  const probabilities = (qs: tf.Tensor, kIn: tf.Tensor, pad: tf.Tensor | null) => {
+    let bias: tf.Tensor = tf.tensor(causal, [rep * l, l]);
+    if (pad) bias = tf.add(bias, pad);
+    return tf.softmax(tf.add(tf.mul(tf.matMul(qs, kIn, false, true), scale), bias), -1); // [B, Hkv, rep·L, L]
+  };
   const attend = tf.customGrad(((qIn: tf.Tensor, kIn: tf.Tensor, vIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const qs = tf.reshape(qIn, [b, hkv, rep * l, d]);
-    let bias: tf.Tensor = tf.tensor(causal, [rep * l, l]);
-    if (keyPaddingMask !== undefined) {
-      const pad = tf.mul(tf.sub(1, tf.cast(keyPaddingMask, "float32")), MASKED_SCORE); // [B, L]
-      bias = tf.add(bias, tf.reshape(pad, [b, 1, 1, l]));
-    }
-    const probs = tf.softmax(tf.add(tf.mul(tf.matMul(qs, kIn, false, true), scale), bias), -1); // [B, Hkv, rep·L, L]
-    save([qs, kIn, vIn, probs]);
+    const pad =
+      keyPaddingMask === undefined
+        ? null
+        : tf.reshape(tf.mul(tf.sub(1, tf.cast(keyPaddingMask, "float32")), MASKED_SCORE), [b, 1, 1, l]);
+    const probs = probabilities(qs, kIn, pad);
+    // The padding bias is saved rather than rebuilt: the caller's mask may be gone by backward.
+    save(recomputeProbabilities ? [qs, kIn, vIn, ...(pad ? [pad] : [])] : [qs, kIn, vIn, probs]);
     return {
       value: tf.reshape(tf.matMul(probs, vIn), [b, h, l, d]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [qSaved, kSaved, vSaved, p] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const [qSaved, kSaved, vSaved] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const p = recomputeProbabilities
+          ? probabilities(qSaved, kSaved, (saved[3] as tf.Tensor | undefined) ?? null)
+          : (saved[3] as tf.Tensor);
         const dOut = tf.reshape(dy, [b, hkv, rep * l, d]);
         const dv = tf.matMul(p, dOut, true, false); // Pᵀ·dO: [B, Hkv, L, D]
         const dp = tf.matMul(dOut, vSaved, false, true); // dO·Vᵀ: [B, Hkv, rep·L, L]

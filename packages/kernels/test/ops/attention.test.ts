@@ -219,6 +219,35 @@ describeEachBackend("causalSelfAttention", () => {
     }
   });
 
+  for (const c of [cases[0]!, cases[3]!]) {
+    it(`${c.name}: recomputing the probabilities in backward gives the same gradients, the mask disposed before backward`, () => {
+      const { q, k, v } = inputs(c, 47);
+      const dy = seededValues(qShape(c), 48);
+      const mask = maskValues(c);
+      const grads = (recomputeProbabilities: boolean) =>
+        tfVjp(
+          (qt, kt, vt) =>
+            tf.tidy(() => {
+              // The mask lives only in forward, as the decoder's does (its forward tidy ends first).
+              const m = mask ? tf.tensor2d(mask, [c.b, c.l]) : undefined;
+              return causalSelfAttention(qt, kt, vt, {
+                ...(m ? { keyPaddingMask: m } : {}),
+                recomputeProbabilities,
+              });
+            }),
+          [
+            { values: q, shape: qShape(c) },
+            { values: k, shape: kvShape(c) },
+            { values: v, shape: kvShape(c) },
+          ],
+          { values: dy, shape: qShape(c) },
+        );
+      const kept = grads(false);
+      const recomputed = grads(true);
+      for (let i = 0; i < 3; i++) expect(maxAbsDiff(recomputed[i]!, kept[i]!)).toBeLessThan(1e-6);
+    });
+  }
+
   it("accepts an int32 or bool padding mask", () => {
     const c = cases[3]!;
     const { q, k, v } = inputs(c, 50);

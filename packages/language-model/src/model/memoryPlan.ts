@@ -94,8 +94,8 @@ function loraLayerWidths(config: ModelConfig, lora: LoraConfig): { modules: numb
  * outputs (5·d), queries and attention output (2·q), keys and values (2·kv), attention
  * probabilities (heads · context), the MLP's gate, up and product (3·ffn), each LoRA's r-wide
  * middle (before and after scaling), and with LoRA dropout the dropped copy of each targeted input.
- * With `recompute`, what recomputation keeps: the layer input, the attention output and the
- * attention's own tensors (d + 2·q + 2·kv + heads · context).
+ * With `recompute`, what recomputation keeps: the layer input, the attention output, and q, k, v
+ * (d + 2·q + 2·kv; the attention probabilities are recomputed too).
  */
 export function activationFloatsPerTokenLayer(
   config: ModelConfig,
@@ -106,9 +106,9 @@ export function activationFloatsPerTokenLayer(
   const d = config.hiddenSize;
   const q = config.numAttentionHeads * config.headDim;
   const kv = config.numKeyValueHeads * config.headDim;
-  const attention = 2 * q + 2 * kv + config.numAttentionHeads * context;
-  if (recompute) return d + attention;
-  let floats = 5 * d + attention + 3 * config.intermediateSize;
+  // With recomputation the attention keeps q, k, v and recomputes its probabilities.
+  if (recompute) return d + 2 * q + 2 * kv;
+  let floats = 5 * d + 2 * q + 2 * kv + config.numAttentionHeads * context + 3 * config.intermediateSize;
   if (lora) {
     const { modules, inputs } = loraLayerWidths(config, lora);
     floats += 2 * modules * lora.r + (lora.loraDropout > 0 ? inputs : 0);
