@@ -22,6 +22,8 @@ export async function benchmarkModels(o: StepBenchmarkOptions): Promise<RevelaSt
       ? await loadPretrained(model, { backbone: true })
       : CausalLM.create(hf, { seed: 1, backbone: true });
   if (lora) enableLora(retrieverModel, lora, { seed: 13 });
+  // As `train --model` runs a pretrained backbone: each layer's activations recomputed in backward.
+  if (model) for (const m of [lm, retrieverModel]) m.recomputeLayers = true;
   try {
     return await benchmarkRevelaStep({ ...steps, lm, retrieverModel });
   } finally {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type BackendName, formatBytes } from "@revela/kernels";
+import { type BackendName, formatBytes, resetWasmTensorPeak, wasmTensorBytes } from "@revela/kernels";
 import { estimateRunMemory, parseLoraConfig, parseModelConfig } from "@revela/language-model";
 import type { StepImplementation } from "@revela/trainer";
 import { type Command, InvalidArgumentError, Option } from "commander";
@@ -73,11 +73,12 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
     const estimate = estimateRunMemory(parseModelConfig(JSON.parse(fs.readFileSync(file, "utf8")), file), {
       lora,
       sharedBase: lora !== null,
-      train: { batch: o.batchSize, lmTokens: o.seq, retrieverTokens: o.seq },
+      train: { batch: o.batchSize, lmTokens: o.seq, retrieverTokens: o.seq, recompute: true },
       encode: null,
     });
     log(`  estimated peak: ${formatBytes(estimate.peakBytes)} (estimateRunMemory)`);
   }
+  resetWasmTensorPeak();
   const results = await benchmarkModels({
     model: o.model ?? null,
     lora,
@@ -98,6 +99,9 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
     breakdown: o.breakdown === true,
     onStep: (impl, step, ms) => log(`  ${impl} step ${step}/${o.steps}: ${(ms / 1000).toFixed(2)} s`),
   });
+  if (results.some((r) => r.wasmHeapMiB !== null)) {
+    log(`  wasm tensor buffers at their peak: ${formatBytes(wasmTensorBytes().peak)} (weights included)`);
+  }
   if (o.json) {
     for (const r of results) {
       ctx.stdout.write(`${JSON.stringify({ ...r, batchSize: o.batchSize, seqLen: o.seq, steps: o.steps })}\n`);
