@@ -71,15 +71,19 @@ describe("the planted corpus", () => {
 });
 
 describe("planted relevance: the gradient through W teaches the retriever", () => {
-  // The demo's recipe at a size for the test suite: 24 pairs, B = 8.
+  // The demo's recipe at a size for the test suite: 24 pairs, B = 8, and 16 facts (the LM learns to
+  // read the partner sooner from a smaller pool). Across seeds 1–6 this reached W→partner 0.96–1.00
+  // and Recall@1 0.94–1.00.
   const settings: PlantedSettings = {
     ...DEMO_SETTINGS,
     pairs: 24,
     batchPairs: 4,
+    factPool: 16,
     heldOutBatches: 4,
-    warmupSteps: 250,
-    steps: 200,
-    evalEvery: 200,
+    warmupSteps: 500,
+    warmupGap: 1,
+    steps: 300,
+    evalEvery: 50,
     arms: ["retriever", "uniform"],
   };
 

@@ -12,6 +12,12 @@ import { addBackendOptions, startBackend } from "./backendOptions.js";
 import type { CliContext } from "./cliContext.js";
 import { nonNegativeInteger, positiveInteger, positiveNumber } from "./flagParsers.js";
 
+const nonNegativeNumber = (text: string): number => {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("It must be a number ≥ 0.");
+  return n;
+};
+
 interface PlantedOptions {
   seed: number;
   pairs: number;
@@ -22,6 +28,7 @@ interface PlantedOptions {
   temperature: number;
   implementation: PlantedSettings["implementation"];
   warmupSteps: number;
+  warmupGap: number;
   warmupWeights: PlantedSettings["warmupWeights"];
   steps: number;
   arms: WeightsMode[];
@@ -114,6 +121,7 @@ async function planted(command: Command, ctx: CliContext): Promise<void> {
     temperature: o.temperature,
     implementation: o.implementation,
     warmupSteps: o.warmupSteps,
+    ...(o.warmupGap > 0 ? { warmupGap: o.warmupGap } : {}),
     warmupWeights: o.warmupWeights,
     steps: o.steps,
     arms: o.arms,
@@ -128,7 +136,7 @@ async function planted(command: Command, ctx: CliContext): Promise<void> {
   if (!o.json) {
     ctx.stdout.write(
       `Planted relevance: ${s.pairs} pairs (${2 * s.pairs} chunks), B = ${2 * s.batchPairs}, LLaMA d ${s.model.hiddenSize} × ${s.model.layers} layers from scratch (LM and retriever), τ = ${s.temperature}, ${s.implementation} in-batch attention, lr LM ${s.lmLr} (warm-up) / ${s.armLmLr ?? s.lmLr} (arms), retriever ${s.retrieverLr}, retriever init std ${s.model.retrieverInitRange}, ${s.factPool} facts\n` +
-        `${s.warmupSteps} LM warm-up steps with ${s.warmupWeights} W (retriever untouched), then ${s.steps} steps per arm from the same weights and batches: ${s.arms.join(", ")}\n` +
+        `LM warm-up with ${s.warmupWeights} W (retriever untouched), ${s.warmupGap !== undefined ? `until its fact loss under the oracle W is ${s.warmupGap} nats below ln ${s.factPool}, at most ${s.warmupSteps} steps` : `${s.warmupSteps} steps`}, then ${s.steps} steps per arm from the same weights and batches: ${s.arms.join(", ")}\n` +
         "fact loss = LM loss on each fact's first mention in a chunk, predictable only from the partner; W→partner = mean W mass on the partner\n\n",
     );
     ctx.stdout.write(`${row(["arm", ...HEADER])}\n`);
@@ -181,9 +189,17 @@ export function registerDemoCommand(program: Command, ctx: CliContext): Command 
         .default(d.implementation),
     )
     .addOption(
-      new Option("--warmup-steps <n>", "LM-only steps before the retriever trains")
+      new Option("--warmup-steps <n>", "most LM-only steps before the retriever trains")
         .default(d.warmupSteps)
         .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option(
+        "--warmup-gap <nats>",
+        "end the warm-up once the LM's loss on partner-dependent tokens under the oracle W is this far below ln(fact pool); 0 = always --warmup-steps",
+      )
+        .default(d.warmupGap ?? 0)
+        .argParser(nonNegativeNumber),
     )
     .addOption(
       new Option("--warmup-weights <w>", "W during the LM warm-up")

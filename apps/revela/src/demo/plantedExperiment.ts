@@ -57,9 +57,16 @@ export interface PlantedSettings {
   temperature: number;
   implementation: Extract<CrossAttentionImplementation, "dense" | "streaming">;
   valueNorm: boolean;
-  /** LM-only steps (retriever untouched) before the Revela phase; 0 = train both from the start. */
+  /** Most LM-only steps (retriever untouched) before the arms; 0 = train both from the start. */
   warmupSteps: number;
   warmupWeights: WarmupWeights;
+  /**
+   * End the warm-up early, at an evaluation point, once the LM reads the partner: its loss on the
+   * partner-dependent tokens under the oracle W is this many nats below ln(factPool), the least loss
+   * any LM can have on them without the partner (the facts are uniform draws). Undefined: always
+   * warmupSteps.
+   */
+  warmupGap?: number;
   /** Steps of each arm after the warm-up. */
   steps: number;
   /**
@@ -92,13 +99,14 @@ export const DEMO_SETTINGS: PlantedSettings = {
   temperature: 0.05,
   implementation: "streaming",
   valueNorm: true,
-  warmupSteps: 300,
+  warmupSteps: 600,
   warmupWeights: "oracle",
-  steps: 300,
+  warmupGap: 1,
+  steps: 200,
   arms: ["retriever", "uniform"],
   retrieverLr: 1e-3,
   lmLr: 3e-3,
-  armLmLr: 1e-3,
+  armLmLr: 3e-4,
   evalEvery: 50,
   heldOutBatches: 8,
 };
@@ -438,9 +446,16 @@ export async function runPlantedExperiment(
         losses.push(metrics.pass2Loss as number);
         masses.push(metrics.sameDocumentMass as number);
         if (i % s.evalEvery === 0 || i === steps) {
-          points.push(evaluate(step, phase, runWeights, losses, masses));
+          const point = evaluate(step, phase, runWeights, losses, masses);
+          points.push(point);
           losses = [];
           masses = [];
+          if (
+            phase === "warmup" &&
+            s.warmupGap !== undefined &&
+            point.factLossOracle <= Math.log(s.factPool) - s.warmupGap
+          )
+            break;
         }
       }
     } finally {
@@ -463,6 +478,7 @@ export async function runPlantedExperiment(
       s.warmupSteps > 0 ? await train("warmup", s.warmupSteps, warmupEmbedder, s.warmupWeights, trainRng, 0) : [];
     // Every arm starts from the same weights and sees the same batches.
     const afterWarmup = trainRng.state();
+    const warmupEnd = warmup[warmup.length - 1]?.step ?? 0;
     saved.push(snapshot(lm), snapshot(retrieverModel));
     const arms: PlantedArm[] = [];
     for (const weights of s.arms) {
@@ -478,7 +494,7 @@ export async function runPlantedExperiment(
         embedder,
         weights === "uniform" ? "uniform" : "retriever",
         SeededRandom.fromState(afterWarmup),
-        s.warmupSteps,
+        warmupEnd,
       );
       arms.push({ weights, points, final: points[points.length - 1] ?? warmup[warmup.length - 1] ?? untrained });
     }
