@@ -3,8 +3,8 @@ import { type Batch, type Chunk, SeededRandom } from "@revela/trainer";
 /**
  * A generated corpus in which relevance is known: P pairs of chunks. Both chunks of pair k name the
  * same made-up entity near their start (so that both retriever views — the query view is the first
- * half of a chunk — contain it) and list the same made-up facts in their second half, each chunk in
- * its own order. Every other pair in a batch is a distractor on other entities.
+ * half of a chunk — contain it) and list the same made-up facts in their second half, each list
+ * shuffled on its own. Every other pair in a batch is a distractor on other entities.
  *
  * A pair's facts are drawn afresh every time the pair is sampled, independently of the other pairs
  * (so a distractor's facts say nothing about a chunk's own), and so are the filler words: the facts
@@ -81,11 +81,11 @@ export interface PlantedCorpusOptions {
 
 // {E}: the pair's entity, mentioned early (inside the query view) and again later; {F}: the pair's
 // facts, listed twice — first in the second half (outside the query view: predictable only from the
-// partner), then again in another order (predictable from the chunk itself); {X}: a fresh filler word.
-// The repeats are what makes the in-batch term usable: the LM reads other chunks with the same
-// weights as its own context, so it must learn from its own context that a rare name once seen comes
-// again (as in real text). With names that never repeat inside a chunk it learns the opposite, and
-// the gradient through W then pushes W away from the partner (see README).
+// partner), then again reshuffled (predictable from the chunk itself); {X}: a fresh filler word.
+// The repeats are what makes the in-batch term learnable: the LM reads other chunks with the same
+// weights as its own context, so it has to learn in its own context that a rare name once seen comes
+// again (as in real text). With names that never repeat inside a chunk, a from-scratch LM needed ~800
+// oracle-W steps to start reading the partner (see README).
 const INTRO_TEMPLATES = [
   "in {X} cells the {E} protein binds {F} and {E} binds {F}",
   "the {E} enzyme from {X} samples cuts {F} so {E} cuts {F}",

@@ -62,9 +62,9 @@ export interface PlantedSettings {
   warmupWeights: WarmupWeights;
   /**
    * End the warm-up early, at an evaluation point, once the LM reads the partner: its loss on the
-   * partner-dependent tokens under the oracle W is this many nats below ln(factPool), the least loss
-   * any LM can have on them without the partner (the facts are uniform draws). Undefined: always
-   * warmupSteps.
+   * partner-dependent tokens under the oracle W is this many nats below ln(factPool), about the least
+   * loss any LM can have on them without the partner (the facts are uniform draws, distinct within a
+   * pair). Undefined: always warmupSteps.
    */
   warmupGap?: number;
   /** Steps of each arm after the warm-up. */
