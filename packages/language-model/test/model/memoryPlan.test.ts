@@ -152,7 +152,7 @@ describe("checkRunMemory", () => {
       estimateRunMemory(qwen05, { ...shared, encode: { batch: batch + 1, tokens: 512 } }).peakBytes,
     ).toBeGreaterThan(limit);
     // A run that fits returns its estimate.
-    const fits = checkRunMemory(qwen05, { ...shape, sharedBase: true, encode: { batch: 8, tokens: 256 } }, limit, {
+    const fits = checkRunMemory(qwen05, { ...shape, sharedBase: true, encode: { batch: 4, tokens: 256 } }, limit, {
       limitName: "a 3.5 GiB limit",
       source: "test",
     });
