@@ -94,6 +94,24 @@ describe("wasm heap exhaustion", () => {
     expect(wasmTensorBytes()).toEqual({ live: start, peak: start + 2 * 1024 * 1024 });
   });
 
+  it("counts buffers above 2 GiB too (malloc returns their addresses as negative int32s)", () => {
+    const backend = tf.backend() as unknown as {
+      makeOutput(shape: number[], dtype: string): { dataId: object };
+      disposeData(dataId: object): void;
+      dataIdMap: { get(dataId: object): { memoryOffset: number } };
+    };
+    const start = wasmTensorBytes().live;
+    // 2.25 GiB of buffers the test never writes, so that the next tensor lies above 2 GiB.
+    const ballast = Array.from({ length: 9 }, () => backend.makeOutput([64 * 2 ** 20], "float32"));
+    const high = tf.zeros([16 * 2 ** 20]); // 64 MiB: too big for any hole below the ballast
+    expect(backend.dataIdMap.get(high.dataId).memoryOffset).toBeGreaterThan(2 ** 31);
+    const live = wasmTensorBytes().live;
+    high.dispose();
+    expect(live - wasmTensorBytes().live).toBe(64 * 2 ** 20);
+    for (const b of ballast) backend.disposeData(b.dataId);
+    expect(wasmTensorBytes().live).toBe(start);
+  });
+
   it("a training step that runs out of heap fails with the error and leaves the backend usable", () => {
     const w = tf.variable(tf.fill([256, 1024], 0.01));
     const x = tf.fill([64, 256], 1);

@@ -99,15 +99,17 @@ export function guardWasmHeap(backend: BackendWasmInternals): void {
   wasm._malloc = (bytes: number) => {
     const pointer = raw(bytes);
     if (pointer === 0 && bytes > 0) throw new RawAllocationFailure(bytes);
-    allocations.set(pointer, bytes);
+    // Keyed unsigned: malloc returns addresses past 2 GiB as negative int32s, and the backend frees
+    // them as `pointer >>> 0`.
+    allocations.set(pointer >>> 0, bytes);
     liveBytes += bytes;
     if (liveBytes > peakBytes) peakBytes = liveBytes;
     return pointer;
   };
   wasm._free = (pointer: number) => {
-    const bytes = allocations.get(pointer);
+    const bytes = allocations.get(pointer >>> 0);
     if (bytes !== undefined) {
-      allocations.delete(pointer);
+      allocations.delete(pointer >>> 0);
       liveBytes -= bytes;
     }
     rawFree(pointer);
