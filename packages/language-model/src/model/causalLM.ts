@@ -84,6 +84,12 @@ export class CausalLM {
   /** The safetensors dtype each parameter was loaded from, so `save` writes it back unchanged. */
   readonly sourceDtypes = new Map<string, "F32" | "F16" | "BF16">();
   private ropeCache = new Map<number, { cos: tf.Tensor2D; sin: tf.Tensor2D }>();
+  /**
+   * Without a gradient tape, a forward pass that returns only the final states runs at most this
+   * many tokens (whole sequences) at a time: an MLP intermediate of a 32 × 256-token batch is
+   * [8192, ffn] — 152 MiB for Qwen2.5-0.5B — and several exist at once.
+   */
+  inferenceRowsPerPass = 2048;
   /** Default of ForwardOptions.recompute: recompute each layer's pieces in backward instead of keeping them. */
   recomputeLayers = false;
   /** The weights' owner record: every model built on the same weights holds it; the last to go frees them. */
@@ -273,6 +279,32 @@ export class CausalLM {
     const wantLogits = options.returnLogits ?? !this.backbone;
     if ((wantLogits || options.computeLoss) && this.backbone) {
       throw new Error(`${op}: this model is a backbone (no LM head); it cannot return logits or a loss`);
+    }
+    const [b, l] = inputIds.shape as [number, number];
+    const perPass = Math.max(1, Math.floor(this.inferenceRowsPerPass / l));
+    const onlyHidden =
+      !wantLogits &&
+      !options.computeLoss &&
+      !options.returnHiddenStates &&
+      !options.returnKeyValues &&
+      !options.attentionTerm;
+    if (onlyHidden && b > perPass && !recordingGradients()) {
+      // Encoding: sequences are independent, so a large batch runs a few at a time and only the
+      // final states of all of them exist together.
+      const parts: tf.Tensor3D[] = [];
+      for (let start = 0; start < b; start += perPass) {
+        const size = Math.min(perPass, b - start);
+        parts.push(
+          tf.tidy(() => {
+            const ids = tf.slice(inputIds, [start, 0], [size, l]);
+            const mask = tf.slice(attentionMask, [start, 0], [size, l]);
+            return this.run(ids, mask, options, false, false).lastHiddenState;
+          }),
+        );
+      }
+      const lastHiddenState = tf.concat(parts, 0) as tf.Tensor3D;
+      tf.dispose(parts);
+      return { lastHiddenState };
     }
     return this.run(inputIds, attentionMask, options, wantLogits, false);
   }
@@ -466,6 +498,11 @@ export class CausalLM {
     for (const [module, adapter] of this.lora) if (module.startsWith(prefix)) vars.push(adapter.a, adapter.b);
     return vars;
   }
+}
+
+/** Whether a gradient tape is recording (tf.grad, tf.variableGrads, frugalVariableGrads). */
+function recordingGradients(): boolean {
+  return ((tf.engine() as unknown as { state: { gradientDepth?: number } }).state.gradientDepth ?? 0) > 0;
 }
 
 /** The variables of one set of weights and how many models use them (see `CausalLM.withFrozenBase`). */

@@ -60,6 +60,8 @@ export interface RunMemoryEstimate {
 const F32 = 4;
 /** The heap beyond the tensors, as a share of them (see estimateRunMemory). */
 const HEAP_OVERHEAD = 0.1;
+/** CausalLM's default inferenceRowsPerPass. */
+const ENCODE_ROWS = 2048;
 /** headCrossEntropy's default slice of the vocabulary. */
 const HEAD_SLICE = 8192;
 
@@ -219,10 +221,14 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
   const encoding: RunMemoryItem[] = [];
   if (shape.encode) {
     const { batch, tokens } = shape.encode;
+    // CausalLM runs an encoding batch a few sequences at a time (inferenceRowsPerPass, 2048 tokens).
+    const perPass = Math.min(batch, Math.max(1, Math.floor(ENCODE_ROWS / tokens)));
     encoding.push({
       name: "encoding activations",
-      bytes: batch * tokens * (activationFloatsPerTokenLayer(config, lora, tokens) + config.hiddenSize) * F32,
-      detail: `one layer at a time, ${batch} passages × ${tokens} tokens`,
+      bytes:
+        (perPass * tokens * activationFloatsPerTokenLayer(config, lora, tokens) + batch * tokens * config.hiddenSize) *
+        F32,
+      detail: `one layer of ${perPass} passages × ${tokens} tokens at a time, the batch's ${batch} final states`,
     });
     encoding.push({
       name: "matMul workspace",

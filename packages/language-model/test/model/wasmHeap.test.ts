@@ -68,6 +68,28 @@ describe("a model pass on a full wasm heap", () => {
     model.dispose();
   });
 
+  it("a large encoding batch runs a few sequences at a time, with the same states, in a heap the whole batch does not fit", () => {
+    const model = CausalLM.create(config, { seed: 7, backbone: true });
+    const { ids, mask } = inputs(16, 64);
+    const encode = () =>
+      tf.tidy(() => model.forward(ids, mask, { returnLogits: false }).lastHiddenState.dataSync().slice());
+    const whole = encode();
+    model.inferenceRowsPerPass = 128; // two sequences a pass
+    const inParts = encode();
+    let worst = 0;
+    for (let i = 0; i < whole.length; i++)
+      worst = Math.max(worst, Math.abs((whole[i] as number) - (inParts[i] as number)));
+    expect(worst).toBeLessThan(1e-6);
+    release = occupyWasmHeap(2 * 2 ** 20);
+    expect(encode().length).toBe(whole.length);
+    model.inferenceRowsPerPass = 2048;
+    expect(() => encode()).toThrow(WasmHeapExhaustedError);
+    release();
+    release = null;
+    tf.dispose([ids, mask]);
+    model.dispose();
+  });
+
   it("an inference pass holds one layer's activations, not every layer's", () => {
     const model = CausalLM.create(config, { seed: 5, backbone: true });
     const { ids, mask } = inputs(8, 64);
