@@ -3,11 +3,15 @@ import { denseCrossAttention } from "./denseCrossAttention.js";
 import { type DropoutOptions, validateDropout } from "./dropoutMask.js";
 import type { CrossAttentionProblem } from "./problem.js";
 import { streamingCrossAttention } from "./streamingCrossAttention.js";
+import { supportGradient } from "./supportGradient.js";
 import { topkCrossAttention } from "./topkCrossAttention.js";
 import { formatShape, readBinaryMask, requireInteger, requireRank, requireShape, requireTensor } from "./validate.js";
 
 export const IMPLEMENTATIONS = ["dense", "streaming", "topk"] as const;
 export type CrossAttentionImplementation = (typeof IMPLEMENTATIONS)[number];
+
+export const WEIGHT_GRADIENTS = ["all", "support"] as const;
+export type WeightGradient = (typeof WEIGHT_GRADIENTS)[number];
 
 export interface CrossDocumentAttentionOptions {
   /**
@@ -26,6 +30,13 @@ export interface CrossDocumentAttentionOptions {
   topK?: number;
   /** Attention dropout on P_ij. Training only: pass it in training steps and leave it out otherwise. */
   dropout?: DropoutOptions;
+  /**
+   * Which entries of dL/dW to compute. `all` (default): every one. `support`: only where W_ij ≠ 0,
+   * 0 elsewhere — exact for any W from documentWeights (a softmax, optionally top-k), whose backward
+   * multiplies dL/dW_ij by W_ij, and it spares `streaming` a forward pass over all B² pairs in its
+   * backward (with τ = 1e-4, W has about B non-zero pairs).
+   */
+  weightGradient?: WeightGradient;
 }
 
 const OP = "crossDocumentAttention";
@@ -84,6 +95,12 @@ export function crossDocumentAttention(
     requireShape(OP, "queryMask", options.queryMask, [b, l], `([B, L] for q ${formatShape(q.shape)})`);
     queryMask = readBinaryMask(OP, "queryMask", options.queryMask);
   }
+  const weightGradient = options.weightGradient ?? "all";
+  if (!WEIGHT_GRADIENTS.includes(weightGradient)) {
+    throw new Error(
+      `${OP}: weightGradient must be one of ${WEIGHT_GRADIENTS.join(", ")}, got ${JSON.stringify(weightGradient)}`,
+    );
+  }
   const dropout = options.dropout === undefined ? null : validateDropout(OP, options.dropout);
   const problem: CrossAttentionProblem = {
     b,
@@ -107,9 +124,12 @@ export function crossDocumentAttention(
       );
       if (hasKeys.includes(0)) w = tf.mul(weights, tf.tensor2d(hasKeys, [1, b]));
     }
+    // streaming skips the pairs with W_ij = 0 itself; the others compute them and drop them here.
+    if (weightGradient === "support" && implementation !== "streaming") w = supportGradient(w);
     let out: tf.Tensor;
     if (implementation === "dense") out = denseCrossAttention(q, k, v, w, problem);
-    else if (implementation === "streaming") out = streamingCrossAttention(q, k, v, w, problem);
+    else if (implementation === "streaming")
+      out = streamingCrossAttention(q, k, v, w, problem, weightGradient === "all");
     else out = topkCrossAttention(q, k, v, w, problem, topK);
     if (queryMask !== null) out = tf.mul(out, tf.tensor4d(queryMask, [b, 1, l, 1]));
     return out as tf.Tensor4D;

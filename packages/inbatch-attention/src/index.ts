@@ -9,6 +9,8 @@ export {
   type CrossDocumentAttentionOptions,
   crossDocumentAttention,
   IMPLEMENTATIONS,
+  WEIGHT_GRADIENTS,
+  type WeightGradient,
 } from "./crossDocumentAttention.js";
 export {
   type DocumentWeightsOptions,

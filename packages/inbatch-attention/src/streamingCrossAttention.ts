@@ -2,21 +2,21 @@ import * as tf from "@tensorflow/tfjs";
 import { accumulate, addInto } from "./accumulate.js";
 import { fillPairMultipliers } from "./dropoutMask.js";
 import { type PairInputs, pairBackward, pairForward } from "./pairBlock.js";
-import { type CrossAttentionProblem, keyBias } from "./problem.js";
+import { type PairGroup, pairGroups } from "./pairGroups.js";
+import { type CrossAttentionProblem, MASKED_SCORE } from "./problem.js";
 import { safeL2Norm } from "./safeL2Norm.js";
 
 /**
- * `streaming`: loops over key chunks j. In step j the query chunks attend to chunk j together: their
- * queries are stacked into the rows, [Hkv, n·rep·L, D], so a step's scores are at most
- * [Hkv, B·rep·L, L] = O(B·H·L²) and [B, B, H, L, L] never exists. Its own gradient (tf.customGrad)
- * recomputes each step's probabilities in the backward pass instead of keeping them, so memory stays
- * O(B·H·L²) through forward and backward.
+ * `streaming`: visits the pairs (i, j) with W_ij ≠ 0 — they alone add to the output and to the
+ * gradients of q, k and v — in groups of at most B pairs, each group one batched step with scores
+ * [P, Hkv, rep·L, L], P ≤ B. So [B, B, H, L, L] never exists and memory stays O(B·H·L²). Its own
+ * gradient (tf.customGrad) recomputes a group's probabilities in the backward pass instead of keeping
+ * them. With τ = 1e-4, W is one-hot to float32 precision: B pairs, one group, one set of products
+ * per layer instead of B² pairs.
  *
- * Pairs with W_ij exactly 0 are skipped wherever that is exact: they add nothing to the output nor
- * to the gradients of q, k and v, so the forward pass and the expensive backward products run only
- * on the query chunks i with W_ij ≠ 0. dL/dW_ij = Σ gy ⊙ A_ij still needs A_ij of every pair, which
- * a cheaper "forward-only" pass over all rows provides. With τ = 1e-4, W is one-hot to float32
- * precision, so most of the B² pairs take only that cheap pass; a W without zeros takes the full cost.
+ * dL/dW_ij = Σ gy ⊙ A_ij needs A_ij of every pair, also where W_ij = 0; `allPairsWeightGradient`
+ * false skips those pairs and leaves dL/dW_ij = 0 there. That is exact whenever W comes from a
+ * softmax (documentWeights) or a top-k renormalisation: their backward multiplies dL/dW_ij by W_ij.
  *
  * q [B, H, L, D], k/v [B, Hkv, L, D], w [B, B] → [B, H, L, D].
  */
@@ -26,208 +26,157 @@ export function streamingCrossAttention(
   v: tf.Tensor,
   w: tf.Tensor,
   p: CrossAttentionProblem,
+  allPairsWeightGradient: boolean,
 ): tf.Tensor {
   const { b, h, hkv, rep, l, d } = p;
-  // [B, H, L, D] → [B, Hkv, rep·L, D] (query head h reads kv head ⌊h/rep⌋) → [Hkv, B, rep·L, D].
-  const toRows = (x: tf.Tensor) => tf.transpose(tf.reshape(x, [b, hkv, rep * l, d]), [1, 0, 2, 3]);
-  const fromRows = (x: tf.Tensor) => tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [b, h, l, d]);
-  const qs = toRows(tf.mul(q, 1 / Math.sqrt(d)));
+  // [B, H, L, D] → [B, Hkv, rep·L, D] is a free reshape: query head h reads kv head ⌊h/rep⌋.
+  const qs = tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [b, hkv, rep * l, d]);
   const inputs = p.valueNorm ? [qs, k, v, w, safeL2Norm(v)] : [qs, k, v, w];
-  return fromRows(streamingCore(p)(...inputs));
+  return tf.reshape(streamingCore(p, allPairsWeightGradient)(...inputs), [b, h, l, d]);
 }
 
-/** Query chunks i with W_ij ≠ 0, for each key chunk j. */
-function activeChunks(w: Float32Array | Int32Array | Uint8Array, b: number): Int32Array[] {
-  return Array.from({ length: b }, (_, j) =>
-    Int32Array.from(Array.from({ length: b }, (_, i) => i).filter((i) => w[i * b + j] !== 0)),
-  );
-}
-
-/** [n, B] one-hot: row m selects chunk chunks[m]. */
-function selection(b: number, chunks: Int32Array): tf.Tensor2D {
-  const select = new Float32Array(chunks.length * b);
-  chunks.forEach((i, m) => {
-    select[m * b + i] = 1;
+/** [B, P] with a 1 at (index[m], m): sums per-pair rows into the chunks they belong to (exact). */
+function oneHot(b: number, index: Int32Array): tf.Tensor2D {
+  const m = new Float32Array(b * index.length);
+  index.forEach((row, n) => {
+    m[row * index.length + n] = 1;
   });
-  return tf.tensor2d(select, [chunks.length, b]);
+  return tf.tensor2d(m, [b, index.length]);
 }
 
-/**
- * Rows of the chunks in `chunks` from a [Hkv, B, rows, X] tensor, as [Hkv, n·rows, X]; null = all.
- * Selected by a one-hot product (exact): wasm's GatherV2 along an inner axis is ~10× slower.
- */
-function pickRows(x: tf.Tensor, chunks: Int32Array | null): tf.Tensor {
-  const [hkv, b, rows, last] = x.shape as [number, number, number, number];
-  if (chunks === null) return tf.reshape(x, [hkv, b * rows, last]);
-  const picked = tf.matMul(selection(b, chunks), tf.reshape(x, [hkv, b, rows * last]));
-  return tf.reshape(picked, [hkv, chunks.length * rows, last]);
+/** x [P, …] per pair → [B, …] summed into chunks `index`. */
+function scatter(b: number, index: Int32Array, x: tf.Tensor): tf.Tensor {
+  return tf.reshape(tf.matMul(oneHot(b, index), tf.reshape(x, [index.length, -1])), [b, ...x.shape.slice(1)]);
 }
 
-/** y [Hkv, n, X] (rows of `chunks`) placed in a [Hkv, B, X] tensor, zeros elsewhere (exact). */
-function scatterChunks(b: number, chunks: Int32Array | null, y: tf.Tensor): tf.Tensor {
-  return chunks === null ? y : tf.matMul(selection(b, chunks), y, true, false);
+/** Rows of the group's query chunks from a [B, …] tensor. */
+function rowsOf(g: PairGroup, x: tf.Tensor): tf.Tensor {
+  return g.everyRowOnce ? x : tf.gather(x, tf.tensor1d(g.i, "int32"));
 }
 
-/** x[j] of a [B, …] tensor, without the leading axis. */
-function chunk(x: tf.Tensor, j: number): tf.Tensor {
-  const begin = x.shape.map((_, a) => (a === 0 ? j : 0));
-  const size = x.shape.map((s, a) => (a === 0 ? 1 : s));
-  return tf.reshape(tf.slice(x, begin, size), x.shape.slice(1));
+/** [P] per-pair values → [B, B] at (i, j). */
+function scatterPairs(b: number, g: PairGroup, x: tf.Tensor): tf.Tensor {
+  const flat = Int32Array.from(g.i, (i, m) => i * b + (g.j[m] as number));
+  return tf.reshape(tf.matMul(oneHot(b * b, flat), tf.reshape(x, [-1, 1])), [b, b]);
 }
 
 interface Saved {
-  /** [Hkv, B, rep·L, D] */
+  /** [B, Hkv, rep·L, D] */
   qs: tf.Tensor;
   k: tf.Tensor;
   v: tf.Tensor;
   norm: tf.Tensor | undefined;
-  /** W's values, [B·B] */
-  w: Float32Array;
 }
 
-/**
- * Step j restricted to query chunks `chunks` (null = all B): chunk j's keys and values [Hkv, L, D],
- * its key bias, W_ij for every row and the dropout multipliers of pairs (i, j).
- */
-function stepInputs(
-  p: CrossAttentionProblem,
-  s: Saved,
-  j: number,
-  chunks: Int32Array | null,
-): PairInputs & { w: tf.Tensor } {
-  const { b, h, hkv, rep, l } = p;
-  const list = chunks ?? Int32Array.from({ length: b }, (_, i) => i);
-  const n = list.length;
-  const rows = n * rep * l;
-  const bias = keyBias(p, j);
-  const wRows = new Float32Array(hkv * rows);
-  for (let g = 0; g < hkv; g++) {
-    list.forEach((i, m) => {
-      wRows.fill(s.w[i * b + j] as number, g * rows + m * rep * l, g * rows + (m + 1) * rep * l);
+/** A group's batched inputs: queries of chunks i, keys and values of chunks j, per-pair bias and dropout. */
+function groupInputs(p: CrossAttentionProblem, s: Saved, g: PairGroup): PairInputs & { w: tf.Tensor } {
+  const { h, hkv, rep, l } = p;
+  const n = g.i.length;
+  const keys = tf.tensor1d(g.j, "int32");
+  let bias: tf.Tensor | null = null;
+  if (p.keyMask !== null) {
+    const mask = p.keyMask;
+    const values = new Float32Array(n * l);
+    g.j.forEach((j, m) => {
+      for (let c = 0; c < l; c++) values[m * l + c] = mask[j * l + c] === 1 ? 0 : MASKED_SCORE;
     });
+    if (values.some((x) => x !== 0)) bias = tf.tensor4d(values, [n, 1, 1, l]);
   }
   let multiplier: tf.Tensor | null = null;
   if (p.dropout !== null) {
     const dropout = p.dropout;
-    const values = new Float32Array(hkv * rows * l);
-    list.forEach((i, m) => {
-      // Head g·rep + r of pair (i, j) is at rows (m·rep + r)·L … of kv head g.
-      fillPairMultipliers(values, dropout, i, j, h, l, (head, row) => {
-        const g = Math.floor(head / rep);
-        return (g * rows + (m * rep + (head % rep)) * l + row) * l;
-      });
+    const values = new Float32Array(n * h * l * l);
+    // [P, Hkv, rep·L, L] has the memory order of [P, H, L, L]: pair m is block m.
+    g.i.forEach((i, m) => {
+      fillPairMultipliers(values, dropout, i, g.j[m] as number, h, l, (head, row) => ((m * h + head) * l + row) * l);
     });
-    multiplier = tf.tensor3d(values, [hkv, rows, l]);
+    multiplier = tf.tensor4d(values, [n, hkv, rep * l, l]);
   }
   return {
-    qs: pickRows(s.qs, chunks),
-    k: chunk(s.k, j),
-    v: chunk(s.v, j),
-    norm: s.norm === undefined ? null : chunk(s.norm, j),
-    bias: bias === null ? null : tf.tensor1d(bias),
+    qs: rowsOf(g, s.qs),
+    k: tf.gather(s.k, keys),
+    v: tf.gather(s.v, keys),
+    norm: s.norm === undefined ? null : tf.gather(s.norm, keys),
+    bias,
     multiplier,
-    w: tf.tensor3d(wRows, [hkv, rows, 1]),
+    w: tf.tensor4d(g.w, [n, 1, 1, 1]),
   };
 }
 
-/**
- * Whether step j runs on the query chunks with W_ij ≠ 0 only (plus the forward-only pass for dW) or
- * on all of them: selecting rows costs copies, so a step with many active chunks runs whole (rows with
- * W_ij = 0 then contribute exact zeros).
- */
-function useSubset(chunks: Int32Array, b: number): boolean {
-  return chunks.length <= b / 2;
-}
-
-function streamingCore(p: CrossAttentionProblem) {
+function streamingCore(p: CrossAttentionProblem, allPairsWeightGradient: boolean) {
   const { b, hkv, rep, l, d } = p;
   return tf.customGrad((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [qs, k, v, w, norm] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     save(args as tf.Tensor[]);
-    const s: Saved = { qs, k, v, norm, w: w.dataSync() as Float32Array };
-    const active = activeChunks(s.w, b);
+    const weights = w.dataSync();
+    const active = pairGroups(weights, b, (x) => x !== 0);
+    const s: Saved = { qs, k, v, norm };
     let out: tf.Tensor | null = null;
-    active.forEach((chunks, j) => {
-      if (chunks.length === 0) return; // nobody retrieves chunk j
-      const subset = useSubset(chunks, b) ? chunks : null;
+    for (const g of active) {
       out = accumulate(out, () => {
-        const x = stepInputs(p, s, j, subset);
-        const term = tf.reshape(tf.mul(pairForward(x).a, x.w), [hkv, subset?.length ?? b, rep * l * d]);
-        return scatterChunks(b, subset, term);
+        const x = groupInputs(p, s, g);
+        const term = tf.mul(pairForward(x).a, x.w); // [P, Hkv, rep·L, D]
+        return g.everyRowOnce ? term : scatter(b, g.i, term);
       });
-    });
-    const value = tf.reshape(out ?? tf.zeros([hkv, b, rep * l * d]), [hkv, b, rep * l, d]);
+    }
     return {
-      value,
+      value: out ?? tf.zeros([b, hkv, rep * l, d]),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [qs2, k2, v2, , norm2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-        const s2: Saved = { qs: qs2, k: k2, v: v2, norm: norm2, w: s.w };
-        const gy = dy as tf.Tensor; // [Hkv, B, rep·L, D]
-        // [Hkv, D, B, rep·L], made on first use (only steps over all rows use them).
-        let both: { gyT: tf.Tensor; qsT: tf.Tensor } | null = null;
-        const transposed = () => {
-          both ??= tf.tidy(() => ({
-            gyT: tf.keep(tf.transpose(gy, [0, 3, 1, 2])),
-            qsT: tf.keep(tf.transpose(qs2, [0, 3, 1, 2])),
-          }));
-          return both;
-        };
+        const s2: Saved = { qs: qs2, k: k2, v: v2, norm: norm2 };
+        const gy = dy as tf.Tensor; // [B, Hkv, rep·L, D]
+        // [B, Hkv, D, rep·L]: transposed once for every group (transposed operands are slow on wasm).
+        const gyT = tf.transpose(gy, [0, 1, 3, 2]);
+        const qsT = tf.transpose(qs2, [0, 1, 3, 2]);
         let dqs: tf.Tensor | null = null;
-        const dk: tf.Tensor[] = [];
-        const dv: tf.Tensor[] = [];
-        const dnorm: tf.Tensor[] = [];
-        const dw: tf.Tensor[] = [];
-        active.forEach((chunks, j) => {
-          // [dW[:, j], dk_j, dv_j, (d‖v_j‖), (dqs contribution)]
-          const [dwj, dkj, dvj, ...rest] = tf.tidy(() => {
-            let dwj: tf.Tensor | null = null;
-            const subset = useSubset(chunks, b) ? chunks : null;
-            if (subset !== null || chunks.length === 0) {
-              // dL/dW_ij = Σ gy ⊙ A_ij for every i: a forward-only pass over all rows.
-              const x = stepInputs(p, s2, j, null);
-              const t = tf.sum(tf.mul(pickRows(gy, null), pairForward(x).a), -1);
-              dwj = tf.sum(tf.reshape(t, [hkv, b, rep * l]), [0, 2]);
-            }
-            if (chunks.length === 0) {
-              // Nobody retrieves chunk j: its keys and values get no gradient, q none from it.
-              const grads = [dwj as tf.Tensor, tf.zeros([hkv, l, d]), tf.zeros([hkv, l, d])];
-              if (norm2 !== undefined) grads.push(tf.zeros([hkv, l, 1]));
-              return grads;
-            }
-            const x = stepInputs(p, s2, j, subset);
-            const gyRows = pickRows(gy, subset);
-            const g = pairBackward(x, pairForward(x), {
-              gy: gyRows,
-              // [Hkv, D, rows]: transposed once for all steps, or for the few rows of a subset.
-              gyT: subset === null ? tf.reshape(transposed().gyT, [hkv, d, -1]) : tf.transpose(gyRows, [0, 2, 1]),
-              qsT: subset === null ? tf.reshape(transposed().qsT, [hkv, d, -1]) : tf.transpose(x.qs, [0, 2, 1]),
+        let dk: tf.Tensor | null = null;
+        let dv: tf.Tensor | null = null;
+        let dnorm: tf.Tensor | null = null;
+        let dw: tf.Tensor | null = null;
+        for (const g of active) {
+          const [gq, gk, gv, gw, gn] = tf.tidy((): tf.Tensor[] => {
+            const x = groupInputs(p, s2, g);
+            const r = pairBackward(x, pairForward(x), {
+              gy: rowsOf(g, gy),
+              gyT: rowsOf(g, gyT),
+              qsT: rowsOf(g, qsT),
               w: x.w,
             });
             const grads = [
-              dwj ?? tf.sum(tf.reshape(g.t, [hkv, b, rep * l]), [0, 2]),
-              tf.transpose(g.dkT, [0, 2, 1]),
-              tf.transpose(g.dvT, [0, 2, 1]),
+              g.everyRowOnce ? r.dqs : scatter(b, g.i, r.dqs),
+              scatter(b, g.j, tf.transpose(r.dkT, [0, 1, 3, 2])),
+              scatter(b, g.j, tf.transpose(r.dvT, [0, 1, 3, 2])),
+              scatterPairs(b, g, tf.sum(r.t, [1, 2, 3])),
             ];
-            if (g.dnormT !== null) grads.push(tf.reshape(g.dnormT, [hkv, l, 1]));
-            grads.push(scatterChunks(b, subset, tf.reshape(g.dqs, [hkv, subset?.length ?? b, rep * l * d])));
+            if (r.dnormT !== null) grads.push(scatter(b, g.j, tf.reshape(r.dnormT, [g.j.length, hkv, l, 1])));
             return grads;
-          }) as tf.Tensor[];
-          dw.push(dwj as tf.Tensor);
-          dk.push(dkj as tf.Tensor);
-          dv.push(dvj as tf.Tensor);
-          if (norm2 !== undefined) dnorm.push(rest.shift() as tf.Tensor);
-          if (rest.length > 0) dqs = addInto(dqs, rest[0] as tf.Tensor);
-        });
-        const dqsTotal: tf.Tensor = dqs ?? tf.zeros([hkv, b, rep * l * d]);
+          }) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+          dqs = addInto(dqs, gq);
+          dk = addInto(dk, gk);
+          dv = addInto(dv, gv);
+          dw = addInto(dw, gw);
+          if (gn !== undefined) dnorm = addInto(dnorm, gn);
+        }
+        if (allPairsWeightGradient) {
+          // dL/dW_ij = Σ gy_i ⊙ A_ij where W_ij = 0: a forward-only pass over those pairs.
+          for (const g of pairGroups(weights, b, (x) => x === 0)) {
+            dw = addInto(
+              dw,
+              tf.tidy(() =>
+                scatterPairs(b, g, tf.sum(tf.mul(rowsOf(g, gy), pairForward(groupInputs(p, s2, g)).a), [1, 2, 3])),
+              ),
+            );
+          }
+        }
+        tf.dispose([gyT, qsT]);
         const grads = [
-          tf.reshape(dqsTotal, [hkv, b, rep * l, d]),
-          tf.stack(dk),
-          tf.stack(dv),
-          tf.stack(dw, 1), // column j holds dL/dW[:, j]
+          dqs ?? tf.zerosLike(qs2),
+          dk ?? tf.zerosLike(k2),
+          dv ?? tf.zerosLike(v2),
+          dw ?? tf.zeros([b, b]),
         ];
-        if (norm2 !== undefined) grads.push(tf.stack(dnorm));
-        tf.dispose([dqsTotal, both ?? [], ...dk, ...dv, ...dnorm, ...dw]);
+        if (norm2 !== undefined) grads.push(dnorm ?? tf.zerosLike(norm2));
         return grads;
       },
     };

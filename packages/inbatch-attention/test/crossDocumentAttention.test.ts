@@ -7,6 +7,7 @@ import {
   documentWeights,
   fillPairMultipliers,
   IMPLEMENTATIONS,
+  type WeightGradient,
 } from "../src/index.js";
 import { describeEachBackend } from "./support/backends.js";
 import { type Case, makeCase } from "./support/fixtures.js";
@@ -271,6 +272,9 @@ describeEachBackend("crossDocumentAttention input checks", () => {
     ).toThrow(/implementation must be one of dense, streaming, topk, got sparse/);
     expect(() => crossDocumentAttention(q, k, k, w, { dropout: { rate: 1, seed: 1 } })).toThrow(
       /dropout.rate must be a number in \[0, 1\)/,
+    );
+    expect(() => crossDocumentAttention(q, k, k, w, { weightGradient: "some" as WeightGradient })).toThrow(
+      /weightGradient must be one of all, support, got "some"/,
     );
   });
 });

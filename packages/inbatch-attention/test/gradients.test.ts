@@ -5,6 +5,7 @@ import {
   type CrossDocumentAttentionOptions,
   crossDocumentAttention,
   type DropoutOptions,
+  documentWeights,
   fillPairMultipliers,
   IMPLEMENTATIONS,
 } from "../src/index.js";
@@ -116,6 +117,63 @@ describeEachBackend("gradients (finite differences of the float64 loop)", () => 
     expectClose(got, finiteDifferences(c, cotangent, keep));
     expect(Array.from(got.w).every((g, n) => keep[n] === 1 || g === 0)).toBe(true);
   });
+
+  // weightGradient "support": q, k, v exactly as before; dL/dW as the finite differences where W ≠ 0,
+  // exactly 0 where W = 0 (streaming does not even compute those).
+  for (const variant of variants.filter((x) => x.name !== "W without zeros")) {
+    for (const implementation of IMPLEMENTATIONS) {
+      it(`${implementation}, weightGradient support (${variant.name}): dL/dW on W's support only`, () => {
+        const c = makeCase(variant.options);
+        const cotangent = seededValues([c.b, c.h, c.l, c.d], 104);
+        const ref: ReferenceProblem = variant.dropout ? { ...c, multiplier: multiplierFor(c, variant.dropout) } : c;
+        const fd = finiteDifferences(ref, cotangent);
+        const options: CrossDocumentAttentionOptions = { implementation, topK: c.b, weightGradient: "support" };
+        if (variant.dropout) options.dropout = variant.dropout;
+        const got = analyticGradients(c, options, cotangent);
+        const support = Float64Array.from(c.w, (x) => (x !== 0 ? 1 : 0));
+        expect(support.includes(0), "the case has pairs off the support").toBe(true);
+        expectClose(got, { ...fd, w: fd.w.map((g, n) => g * (support[n] as number)) });
+        expect(Array.from(got.w).every((g, n) => support[n] === 1 || g === 0)).toBe(true);
+        // Off the support, the full gradient is not zero: "support" really leaves something out.
+        expect(Math.max(...Array.from(fd.w, (g, n) => (support[n] ? 0 : Math.abs(g))))).toBeGreaterThan(1e-3);
+      });
+    }
+  }
+
+  // The reason the option exists: through a softmax W (documentWeights, here with top-2 rows so that
+  // W has zeros and rows that are not one-hot), the embeddings' gradients are the same either way.
+  for (const implementation of IMPLEMENTATIONS) {
+    it(`${implementation}: weightGradient support gives the embeddings the same gradient through documentWeights`, () => {
+      const c = makeCase({ b: 5, padded: true, queryMask: true, seed: 9 });
+      const cotangent = tf.tensor4d(seededValues([c.b, c.h, c.l, c.d], 105), [c.b, c.h, c.l, c.d]);
+      const t = c.tensors();
+      const qEmb = tf.tensor2d(seededValues([c.b, 8], 106), [c.b, 8]);
+      const pEmb = tf.tensor2d(seededValues([c.b, 8], 107), [c.b, 8]);
+      const embeddingGrads = (weightGradient: "all" | "support") =>
+        tf.tidy(() =>
+          tf
+            .grads((qe: tf.Tensor, pe: tf.Tensor) => {
+              const w = documentWeights(qe, pe, { temperature: 0.3, topK: 2 });
+              const out = crossDocumentAttention(t.q, t.k, t.v, w, {
+                implementation,
+                topK: c.b,
+                weightGradient,
+                keyPaddingMask: t.keyMask!,
+                queryMask: t.queryMask!,
+              });
+              return tf.sum(tf.mul(out, cotangent));
+            })([qEmb, pEmb])
+            .map((g) => g.dataSync() as Float32Array),
+        );
+      const all = embeddingGrads("all");
+      const support = embeddingGrads("support");
+      for (const [n, name] of ["queryEmb", "passageEmb"].entries()) {
+        expect(maxAbs(all[n] as Float32Array), `${name}: not trivially zero`).toBeGreaterThan(1e-3);
+        expect(maxAbsDiff(support[n] as Float32Array, all[n] as Float32Array), name).toBeLessThan(1e-6);
+      }
+      tf.dispose([cotangent, qEmb, pEmb, ...Object.values(t)]);
+    });
+  }
 
   for (const implementation of IMPLEMENTATIONS) {
     it(`${implementation}: padded keys and values get exactly zero gradient, finite everywhere (zero padded V)`, () => {

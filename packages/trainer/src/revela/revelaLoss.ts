@@ -3,6 +3,7 @@ import {
   crossDocumentAttention,
   documentWeights,
   type SimilarityPrecision,
+  type WeightGradient,
 } from "@revela/inbatch-attention";
 import { tfSeed } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
@@ -74,7 +75,9 @@ export function revelaLoss(
     excludeDiagonal: true,
     ...(options.similarityPrecision ? { similarityPrecision: options.similarityPrecision } : {}),
   });
-  return { ...revelaLmLoss(lm, batch, weights, options, training), weights };
+  // W comes from a softmax, whose backward multiplies dL/dW_ij by W_ij: the pairs with W_ij = 0 (all
+  // but about B of B² at τ = 1e-4) need no gradient, and streaming then skips them.
+  return { ...revelaLmLoss(lm, batch, weights, options, training, "support"), weights };
 }
 
 /** Each forward pass of a batch draws its own LoRA dropout masks (as four separate PyTorch forwards would). */
@@ -84,7 +87,8 @@ function dropoutFor(training: RevelaTrainingMode | undefined, pass: number): { t
 
 /**
  * Steps 2–4 for given document weights W [B, B]: the LM's two passes and the loss. The retriever
- * enters only through W, which is why it learns only through W.
+ * enters only through W, which is why it learns only through W. `weightGradient` "support" computes
+ * dL/dW only where W ≠ 0 (see crossDocumentAttention): enough when W comes from a softmax.
  */
 export function revelaLmLoss(
   lm: CausalLM,
@@ -92,6 +96,7 @@ export function revelaLmLoss(
   weights: tf.Tensor,
   options: RevelaLossOptions,
   training?: RevelaTrainingMode,
+  weightGradient: WeightGradient = "all",
 ): Omit<RevelaLossResult, "weights"> {
   const b = batch.lmIds.shape[0] as number;
   const pass1Mode = dropoutFor(training, 3);
@@ -119,6 +124,7 @@ export function revelaLmLoss(
         implementation: options.implementation,
         keyPaddingMask: keyMask,
         valueNorm: options.valueNorm,
+        weightGradient,
         ...(options.implementation === "topk" ? { topK: Math.min(options.topK, b - 1) } : {}),
         ...(options.dropout
           ? { dropout: { rate: options.dropout.rate, seed: attentionSeed(layer, options.dropout.seed) } }
