@@ -24,12 +24,23 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Multiplies every group's lr by `schedule.factor(t)` at update t. */
   schedule?: Pick<LrSchedule, "factor">;
+  /**
+   * Where the moments m and v live. "host" (default): JavaScript Float32Arrays, the update computed
+   * in JavaScript one parameter at a time — the wasm heap (4 GiB at most) then holds no optimizer
+   * state, which for LoRA r 256 on a 135M–0.5B backbone is 1.2–2.1 GiB. "device": tf variables, the
+   * update in tf ops. Both give the same float32 updates bit for bit (each operation rounded to
+   * float32 as the tf ops round it).
+   */
+  state?: "host" | "device";
 }
+
+type Moments = { kind: "host"; m: Float32Array; v: Float32Array } | { kind: "device"; m: tf.Variable; v: tf.Variable };
 
 interface Slot {
   param: tf.Variable;
-  m: tf.Variable;
-  v: tf.Variable;
+  moments: Moments;
+  /** Updates this parameter has received (PyTorch's per-parameter `state["step"]`): its bias correction. */
+  step: number;
 }
 
 interface Group {
@@ -48,17 +59,21 @@ function requireNonNegative(op: string, name: string, value: unknown): number {
 
 /**
  * Adam with decoupled weight decay, update for update as PyTorch's `torch.optim.AdamW`
- * (amsgrad off, single-tensor path): at update t with lr = group lr × schedule(t),
+ * (amsgrad off, single-tensor path): at update t with lr = group lr × schedule(t), for a parameter
+ * that has now received its k-th gradient,
  *   p ← p · (1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;
- *   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps).
- * Moments live on the device as non-trainable variables created up front, so an update allocates
- * nothing that outlives it and `tf.memory().numTensors` stays constant across steps.
+ *   p ← p − (lr / (1 − β1ᵏ)) · m / (√v / √(1 − β2ᵏ) + eps).
+ * As in PyTorch, the schedule follows the optimizer's update count t and the bias correction each
+ * parameter's own count k: a parameter that first receives a gradient late starts its correction at 1.
+ * Moments are created up front (in JavaScript memory by default, see `AdamWOptions.state`), so an
+ * update allocates nothing that outlives it and `tf.memory().numTensors` stays constant across steps.
  */
 export class AdamW {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   private readonly groups: Group[];
+  private readonly defaults: { lr: number; weightDecay: number };
   private readonly byName = new Map<string, { group: Group; slot: Slot }>();
   private readonly schedule: Pick<LrSchedule, "factor"> | undefined;
   private t = 0;
@@ -86,11 +101,33 @@ export class AdamW {
       throw new Error(`${op}: options.schedule must have a factor(step) method (an LrSchedule)`);
     }
     this.schedule = options.schedule;
+    this.defaults = { lr, weightDecay };
+    const placement = options.state ?? "host";
+    if (placement !== "host" && placement !== "device") {
+      throw new Error(`${op}: options.state must be "host" or "device", got ${JSON.stringify(options.state)}`);
+    }
     const specs: ParamGroup[] = params.every((p) => p instanceof tf.Variable)
       ? [{ params: params as tf.Variable[] }]
       : (params as ParamGroup[]);
     const names = new Set<string>();
-    this.groups = specs.map((spec, gi) => {
+    const groups: Group[] = [];
+    try {
+      this.buildGroups(specs, placement, names, groups);
+    } catch (error) {
+      // A failed constructor (a bad parameter, a full heap) must not leak the moments made so far.
+      for (const { slot } of this.byName.values()) {
+        if (slot.moments.kind === "device") tf.dispose([slot.moments.m, slot.moments.v]);
+      }
+      throw error;
+    }
+    this.groups = groups;
+  }
+
+  private buildGroups(specs: ParamGroup[], placement: "host" | "device", names: Set<string>, out: Group[]): void {
+    const op = "AdamW";
+    const lr = this.defaults.lr;
+    const weightDecay = this.defaults.weightDecay;
+    specs.forEach((spec, gi) => {
       const where = `${op}: params[${gi}]`;
       if (spec === null || typeof spec !== "object" || !Array.isArray(spec.params)) {
         throw new Error(`${where} must be a parameter group {params: tf.Variable[], lr?, weightDecay?}`);
@@ -114,16 +151,11 @@ export class AdamW {
         const seen = this.byName.get(p.name);
         if (seen)
           throw new Error(`${where}.params[${pi}]: variable ${p.name} is already in group "${seen.group.name}"`);
-        const slot: Slot = {
-          param: p,
-          // tidy frees the zeros; the variable keeps the data alive.
-          m: tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
-          v: tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
-        };
+        const slot: Slot = { param: p, moments: zeroMoments(p, placement), step: 0 };
         group.slots.push(slot);
         this.byName.set(p.name, { group, slot });
       });
-      return group;
+      out.push(group);
     });
   }
 
@@ -166,28 +198,24 @@ export class AdamW {
       }
     }
     this.t++;
-    const t = this.t;
-    const factor = this.schedule ? this.schedule.factor(t) : 1;
-    const { beta1, beta2, eps } = this;
-    const bias1 = 1 - beta1 ** t;
-    const bias2Sqrt = Math.sqrt(1 - beta2 ** t);
+    const factor = this.schedule ? this.schedule.factor(this.t) : 1;
     for (const group of this.groups) {
       const lr = group.lr * factor;
-      const stepSize = lr / bias1;
-      const decay = 1 - lr * group.weightDecay;
-      for (const { param, m, v } of group.slots) {
-        const g = grads[param.name];
+      for (const slot of group.slots) {
+        const g = grads[slot.param.name];
         if (g === undefined) continue;
-        tf.tidy(() => {
-          const g32 = g.dtype === "float32" ? g : tf.cast(g, "float32");
-          const m1 = tf.add(tf.mul(m, beta1), tf.mul(g32, 1 - beta1));
-          const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g32), 1 - beta2));
-          const decayed = decay === 1 ? param : tf.mul(param, decay);
-          const denom = tf.add(tf.div(tf.sqrt(v1), bias2Sqrt), eps);
-          m.assign(m1);
-          v.assign(v1);
-          param.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), stepSize)));
-        });
+        slot.step++;
+        const k = slot.step;
+        const coefficients: UpdateCoefficients = {
+          beta1: this.beta1,
+          beta2: this.beta2,
+          eps: this.eps,
+          stepSize: lr / (1 - this.beta1 ** k),
+          bias2Sqrt: Math.sqrt(1 - this.beta2 ** k),
+          decay: 1 - lr * group.weightDecay,
+        };
+        if (slot.moments.kind === "host") updateOnHost(slot.param, g, slot.moments, coefficients);
+        else updateOnDevice(slot.param, g, slot.moments, coefficients);
       }
     }
   }
@@ -203,9 +231,11 @@ export class AdamW {
     for (const group of this.groups) {
       group.slots.forEach((slot, i) => {
         for (const which of ["m", "v"] as const) {
+          const moment = slot.moments[which];
           tensors[`adamw/${group.name}/${i}/${which}`] = {
             shape: [...slot.param.shape],
-            data: (slot[which].dataSync() as Float32Array).slice(),
+            // slice(): the export must not change when the optimizer updates later.
+            data: (moment instanceof Float32Array ? moment : (moment.dataSync() as Float32Array)).slice(),
           };
         }
       });
@@ -214,12 +244,22 @@ export class AdamW {
       step: this.t,
       betas: [this.beta1, this.beta2],
       eps: this.eps,
-      groups: this.groups.map((g) => ({ name: g.name, lr: g.lr, weightDecay: g.weightDecay, params: g.slots.length })),
+      groups: this.groups.map((g) => ({
+        name: g.name,
+        lr: g.lr,
+        weightDecay: g.weightDecay,
+        params: g.slots.length,
+        steps: g.slots.map((slot) => slot.step),
+      })),
     };
     return { tensors, state };
   }
 
-  /** Restores `exportState()` output; groups, parameter counts and shapes must match this optimizer. */
+  /**
+   * Restores `exportState()` output; groups, parameter counts and shapes must match this optimizer.
+   * A checkpoint written before per-parameter counts (no `groups[i].steps`) gives every parameter the
+   * optimizer's update count, which is what its bias correction used then.
+   */
   importState(data: CheckpointData): void {
     this.requireLive("importState");
     const op = "AdamW.importState";
@@ -236,15 +276,27 @@ export class AdamW {
         `${op}: state.groups must list ${this.groups.length} groups (${this.groups.map((g) => g.name).join(", ")}), got ${JSON.stringify(savedGroups)}`,
       );
     }
-    const staged: Array<[tf.Variable, TensorRecord]> = [];
+    const staged: Array<[Slot, "m" | "v", TensorRecord]> = [];
+    const stagedSteps: Array<[Slot, number]> = [];
     this.groups.forEach((group, gi) => {
-      const saved = savedGroups[gi] as { name?: unknown; params?: unknown } | null;
+      const saved = savedGroups[gi] as { name?: unknown; params?: unknown; steps?: unknown } | null;
       if (saved?.name !== group.name || saved.params !== group.slots.length) {
         throw new Error(
           `${op}: state.groups[${gi}] is ${JSON.stringify(saved)}, this optimizer's group ${gi} is "${group.name}" with ${group.slots.length} params`,
         );
       }
+      const steps = saved.steps ?? group.slots.map(() => step);
+      if (
+        !Array.isArray(steps) ||
+        steps.length !== group.slots.length ||
+        !steps.every((k) => Number.isInteger(k) && k >= 0 && k <= step)
+      ) {
+        throw new Error(
+          `${op}: state.groups[${gi}].steps must list ${group.slots.length} integers in [0, ${step}] (state.step), got ${JSON.stringify(saved.steps)}`,
+        );
+      }
       group.slots.forEach((slot, i) => {
+        stagedSteps.push([slot, steps[i] as number]);
         for (const which of ["m", "v"] as const) {
           const name = `adamw/${group.name}/${i}/${which}`;
           const record = requireTensorRecord(data.tensors[name], `${op}: tensor "${name}"`);
@@ -256,21 +308,110 @@ export class AdamW {
               `${op}: tensor "${name}" has shape [${record.shape.join(", ")}], parameter ${i} of group "${group.name}" has [${slot.param.shape.join(", ")}]`,
             );
           }
-          staged.push([slot[which], record]);
+          staged.push([slot, which, record]);
         }
       });
     });
     // Everything checked before anything is assigned: a bad checkpoint leaves the optimizer as it was.
-    for (const [variable, record] of staged) {
-      tf.tidy(() => variable.assign(tf.tensor(record.data, record.shape, "float32")));
+    for (const [slot, which, record] of staged) {
+      const moment = slot.moments[which];
+      if (moment instanceof Float32Array) moment.set(record.data);
+      else tf.tidy(() => moment.assign(tf.tensor(record.data, record.shape, "float32")));
     }
+    for (const [slot, k] of stagedSteps) slot.step = k;
     this.t = step;
   }
 
   /** Frees the moments (not the parameters). */
   dispose(): void {
     if (this.disposed) return;
-    for (const group of this.groups) for (const slot of group.slots) tf.dispose([slot.m, slot.v]);
+    for (const group of this.groups) {
+      for (const slot of group.slots) if (slot.moments.kind === "device") tf.dispose([slot.moments.m, slot.moments.v]);
+    }
     this.disposed = true;
   }
+}
+
+function zeroMoments(p: tf.Variable, where: "host" | "device"): Moments {
+  if (where === "host") return { kind: "host", m: new Float32Array(p.size), v: new Float32Array(p.size) };
+  // tidy frees the zeros; the variable keeps the data alive.
+  const m = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+  try {
+    return { kind: "device", m, v: tf.tidy(() => tf.variable(tf.zerosLike(p), false)) };
+  } catch (error) {
+    m.dispose();
+    throw error;
+  }
+}
+
+/** One parameter's update: lr / (1 − β1ᵏ), √(1 − β2ᵏ) and 1 − lr·wd at its own count k. */
+interface UpdateCoefficients {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  stepSize: number;
+  bias2Sqrt: number;
+  decay: number;
+}
+
+function updateOnDevice(
+  param: tf.Variable,
+  g: tf.Tensor,
+  moments: { m: tf.Variable; v: tf.Variable },
+  c: UpdateCoefficients,
+): void {
+  const { m, v } = moments;
+  tf.tidy(() => {
+    const g32 = g.dtype === "float32" ? g : tf.cast(g, "float32");
+    const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g32, 1 - c.beta1));
+    const v1 = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g32), 1 - c.beta2));
+    const decayed = c.decay === 1 ? param : tf.mul(param, c.decay);
+    const denom = tf.add(tf.div(tf.sqrt(v1), c.bias2Sqrt), c.eps);
+    m.assign(m1);
+    v.assign(v1);
+    param.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), c.stepSize)));
+  });
+}
+
+/**
+ * The same update in JavaScript: the parameter and its gradient are read off the device, the
+ * moments updated in place, and the new parameter written back — one parameter's copy at a time.
+ * Every operation is rounded to float32 (Math.fround) where the tf ops above round, with the
+ * coefficients rounded as tf rounds a scalar operand, so both paths give the same bits (float64
+ * then float32 rounding equals float32 rounding for +, −, ×, ÷ and √).
+ */
+function updateOnHost(
+  param: tf.Variable,
+  g: tf.Tensor,
+  moments: { m: Float32Array; v: Float32Array },
+  c: UpdateCoefficients,
+): void {
+  const f = Math.fround;
+  const raw = g.dataSync();
+  const grad = raw instanceof Float32Array ? raw : Float32Array.from(raw as ArrayLike<number>);
+  // On the cpu backend dataSync hands out the tensor's own storage: read it, never write it.
+  const p = param.dataSync() as Float32Array;
+  const out = new Float32Array(p.length);
+  const { m, v } = moments;
+  const b1 = f(c.beta1);
+  const b1c = f(1 - c.beta1);
+  const b2 = f(c.beta2);
+  const b2c = f(1 - c.beta2);
+  const eps = f(c.eps);
+  const bias2Sqrt = f(c.bias2Sqrt);
+  const stepSize = f(c.stepSize);
+  const decay = f(c.decay);
+  const decays = c.decay !== 1;
+  for (let i = 0; i < out.length; i++) {
+    const gi = grad[i] as number;
+    const m1 = f(f((m[i] as number) * b1) + f(gi * b1c));
+    const v1 = f(f((v[i] as number) * b2) + f(f(gi * gi) * b2c));
+    m[i] = m1;
+    v[i] = v1;
+    const pi = p[i] as number;
+    const decayed = decays ? f(pi * decay) : pi;
+    const denom = f(f(f(Math.sqrt(v1)) / bias2Sqrt) + eps);
+    out[i] = decayed - f(f(m1 / denom) * stepSize);
+  }
+  tf.tidy(() => param.assign(tf.tensor(out, param.shape, "float32")));
 }

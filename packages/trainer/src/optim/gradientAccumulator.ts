@@ -4,11 +4,14 @@ import type { TensorRecord } from "../run/checkpointData.js";
 /**
  * Sums gradients over micro-batches and hands back their mean, so that B chunks processed as k
  * micro-batches of B/k give the same update as one batch (when each micro-batch's loss is a mean
- * over equally many items). The running sums are owned by the accumulator; the gradients passed to
- * `add` stay the caller's to dispose.
+ * over equally many items). The running sums live in JavaScript Float32Arrays, not on the device:
+ * with the paper's 32 batches per update they are held for the whole accumulation, and on wasm the
+ * device is the 4 GiB heap that the step's activations need. Summing in a Float32Array rounds each
+ * addition to float32 exactly as a float32 tf.add does. The gradients passed to `add` stay the
+ * caller's to dispose.
  */
 export class GradientAccumulator {
-  private sums: tf.NamedTensorMap | undefined;
+  private sums: Map<string, Float32Array> | undefined;
   private shapes = new Map<string, number[]>();
   private n = 0;
 
@@ -37,21 +40,22 @@ export class GradientAccumulator {
         );
       }
     }
-    if (this.sums === undefined) {
-      this.sums = {};
-      for (const [name, g] of entries) {
-        this.sums[name] = tf.keep(tf.tidy(() => tf.cast(g, "float32").clone()));
-        this.shapes.set(name, [...g.shape]);
-      }
-    } else {
+    if (this.sums !== undefined) {
       const missing = [...this.shapes.keys()].filter((name) => !(name in grads));
       if (missing.length > 0) throw new Error(`${op}: micro-batch ${this.n} lacks gradients ${missing.join(", ")}`);
-      for (const [name, g] of entries) {
-        const old = this.sums[name] as tf.Tensor;
-        this.sums[name] = tf.keep(tf.tidy(() => tf.add(old, g)));
-        old.dispose();
+    }
+    const sums = this.sums ?? new Map<string, Float32Array>();
+    for (const [name, g] of entries) {
+      const values = g.dataSync() as ArrayLike<number>;
+      const sum = sums.get(name);
+      if (sum === undefined) {
+        sums.set(name, Float32Array.from(values));
+        this.shapes.set(name, [...g.shape]);
+      } else {
+        for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (values[i] as number);
       }
     }
+    this.sums = sums;
     this.n++;
   }
 
@@ -60,23 +64,26 @@ export class GradientAccumulator {
     if (this.sums === undefined)
       throw new Error("GradientAccumulator.average: no gradients added since the last reset");
     const out: tf.NamedTensorMap = {};
-    for (const [name, sum] of Object.entries(this.sums)) out[name] = tf.tidy(() => tf.div(sum, this.n));
+    for (const [name, sum] of this.sums) {
+      // A float32 division, as tf.div rounds it (the float64 quotient of two float32s rounds the same).
+      const mean = this.n === 1 ? sum.slice() : sum.map((x) => x / this.n);
+      out[name] = tf.tensor(mean, this.shapes.get(name), "float32");
+    }
     return out;
   }
 
   /** Drops the sums, ready for the next accumulation. */
   reset(): void {
-    if (this.sums) tf.dispose(Object.values(this.sums));
     this.sums = undefined;
     this.shapes.clear();
     this.n = 0;
   }
 
-  /** The running sums off the device (copies) and how many micro-batches they hold — for checkpoints. */
+  /** The running sums (copies) and how many micro-batches they hold — for checkpoints. */
   exportSums(): { count: number; tensors: Record<string, TensorRecord> } {
     const tensors: Record<string, TensorRecord> = {};
-    for (const [name, sum] of Object.entries(this.sums ?? {})) {
-      tensors[name] = { shape: [...sum.shape], data: (sum.dataSync() as Float32Array).slice() };
+    for (const [name, sum] of this.sums ?? []) {
+      tensors[name] = { shape: [...(this.shapes.get(name) as number[])], data: sum.slice() };
     }
     return { count: this.n, tensors };
   }
@@ -91,9 +98,9 @@ export class GradientAccumulator {
       throw new Error(`${op}: count ${state.count} with ${names.length} gradient sums; both must be zero or neither`);
     this.reset();
     if (state.count === 0) return;
-    this.sums = {};
+    this.sums = new Map();
     for (const [name, r] of Object.entries(state.tensors)) {
-      this.sums[name] = tf.tensor(r.data, r.shape, "float32");
+      this.sums.set(name, r.data.slice());
       this.shapes.set(name, [...r.shape]);
     }
     this.n = state.count;

@@ -36,24 +36,47 @@ describe("clipGradNorm", () => {
 });
 
 describe("GradientAccumulator", () => {
-  it("averages gradients over micro-batches and starts over after reset", () => {
+  it("averages gradients over micro-batches, holding its sums off the device, and starts over after reset", () => {
     const acc = new GradientAccumulator();
     const g1 = { w: tf.tensor([1, 2]), b: tf.tensor([10]) };
     const g2 = { w: tf.tensor([3, 6]), b: tf.tensor([20]) };
+    const before = tf.memory().numTensors;
     acc.add(g1);
     acc.add(g2);
+    expect(tf.memory().numTensors).toBe(before);
     expect(acc.count).toBe(2);
     const mean = acc.average();
     expect([...mean.w!.dataSync()]).toEqual([2, 4]);
     expect([...mean.b!.dataSync()]).toEqual([15]);
     expect(g1.w.isDisposed).toBe(false);
-    const before = tf.memory().numTensors;
+    expect(tf.memory().numTensors).toBe(before + 2);
     acc.reset();
-    expect(tf.memory().numTensors).toBe(before - 2);
     expect(() => acc.average()).toThrow(/no gradients added since the last reset/);
     acc.add(g2);
     expect([...acc.average().w!.dataSync()]).toEqual([3, 6]);
     acc.dispose();
+  });
+
+  it("sums and divides in float32 exactly as tf.add and tf.div do", () => {
+    const acc = new GradientAccumulator();
+    const n = 3;
+    const parts = Array.from({ length: n }, (_, k) =>
+      tf.tensor(Float32Array.from({ length: 257 }, (_, i) => Math.sin(i * 12.9898 + k) * 10 ** ((i % 9) - 4))),
+    );
+    for (const g of parts) acc.add({ g });
+    const expected = tf.tidy(() =>
+      tf.div(
+        parts.slice(1).reduce((s, g) => tf.add(s, g), parts[0]!),
+        n,
+      ),
+    );
+    const mean = acc.average();
+    expect(Buffer.from(mean.g!.dataSync().buffer).equals(Buffer.from(expected.dataSync().buffer))).toBe(true);
+    // A float64 sum would differ from the float32 one somewhere in 257 values of mixed scales.
+    const f64 = Array.from({ length: 257 }, (_, i) => parts.reduce((s, g) => s + (g.dataSync()[i] as number), 0) / n);
+    expect(f64.some((x, i) => Math.fround(x) !== expected.dataSync()[i])).toBe(true);
+    acc.dispose();
+    tf.dispose([...parts, expected, mean.g!]);
   });
 
   it("rejects micro-batches whose gradients differ in names or shapes", () => {

@@ -1,0 +1,76 @@
+import { initBackend, occupyWasmHeap, WasmHeapExhaustedError } from "@revela/kernels";
+import * as tf from "@tensorflow/tfjs";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { SeededRandom } from "../../src/data/seededRandom.js";
+import { AdamW } from "../../src/optim/adamW.js";
+
+/*
+ * The point of host-side moments: on wasm the optimizer state must not need heap. Eight [256, 256]
+ * parameters (2 MiB) with their gradients are allocated, then the heap is filled around a 512 KiB
+ * hole (occupyWasmHeap). Moments on the device (4 MiB) cannot be allocated there; on the host the
+ * optimizer updates every parameter inside the hole — one parameter's new copy (256 KiB) at a time —
+ * and gives the same bits as the device path on an empty heap.
+ */
+
+let release: (() => void) | null = null;
+afterEach(() => {
+  release?.();
+  release = null;
+});
+
+const SHAPE: [number, number] = [256, 256];
+
+function filled(seed: string, scale: number): Float32Array {
+  const rng = SeededRandom.fromSeed(seed);
+  return Float32Array.from({ length: SHAPE[0] * SHAPE[1] }, () => (rng.float() * 2 - 1) * scale);
+}
+
+function setup(): { params: tf.Variable[]; grads: tf.NamedTensorMap } {
+  // tidy: tf.variable shares the data of its initial value, which must not outlive it.
+  const params = Array.from({ length: 8 }, (_, i) => tf.tidy(() => tf.variable(tf.tensor(filled(`p${i}`, 1), SHAPE))));
+  const grads: tf.NamedTensorMap = {};
+  params.forEach((p, i) => {
+    grads[p.name] = tf.tensor(filled(`g${i}`, 0.1), SHAPE);
+  });
+  return { params, grads };
+}
+
+describe("AdamW on a full wasm heap", () => {
+  beforeAll(async () => {
+    await initBackend({ backend: "wasm" });
+  });
+
+  it("updates with its moments on the host where moments on the device do not fit, bit for bit as on the device", () => {
+    const reference = setup();
+    const onDevice = new AdamW(reference.params, { lr: 1e-2, state: "device" });
+    onDevice.step(reference.grads);
+    onDevice.step(reference.grads);
+    const expected = reference.params.map((p) => (p.dataSync() as Float32Array).slice());
+    onDevice.dispose();
+    tf.dispose([...reference.params, ...Object.values(reference.grads)]);
+
+    const { params, grads } = setup();
+    const tensors = tf.memory().numTensors;
+    release = occupyWasmHeap(512 * 1024);
+    let error: unknown;
+    try {
+      new AdamW(params, { lr: 1e-2, state: "device" }).dispose();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(WasmHeapExhaustedError);
+    // The failed constructor left nothing behind.
+    expect(tf.memory().numTensors).toBe(tensors);
+    const onHost = new AdamW(params, { lr: 1e-2 });
+    onHost.step(grads);
+    onHost.step(grads);
+    release();
+    release = null;
+    params.forEach((p, i) => {
+      const got = Buffer.from((p.dataSync() as Float32Array).buffer);
+      expect(got.equals(Buffer.from((expected[i] as Float32Array).buffer)), `parameter ${i}`).toBe(true);
+    });
+    onHost.dispose();
+    tf.dispose([...params, ...Object.values(grads)]);
+  });
+});
