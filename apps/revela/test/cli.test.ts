@@ -367,13 +367,22 @@ describe("revela bench", () => {
     expect(run.stderr.match(/step \d\/2/g)).toHaveLength(6);
   });
 
-  it("prints a table, and with --breakdown where each implementation's step goes", async () => {
-    const run = await runRevela(["bench", ...tinyRun, "--steps", "1", "--breakdown"]);
+  it("prints a table, and with --profile each implementation's forward and backward per kernel", async () => {
+    const run = await runRevela(["bench", ...tinyRun, "--steps", "2", "--profile"]);
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^implementation\s+median step\s+tokens\/s\s+wasm heap\s+RSS$/);
-    expect(lines[2]).toMatch(/^streaming\s+\d+\.\d\d s\s+\d+\s+—\s+\d+ MiB$/); // cpu: no wasm heap
-    expect(lines.filter((l) => /^(streaming|topk) step: retriever .*backward .*optimizer/.test(l))).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^implementation\s+min step\s+median step\s+max step\s+max\/min\s+tokens\/s\s+wasm heap\s+RSS$/,
+    );
+    // cpu: no wasm heap
+    expect(lines[2]).toMatch(/^streaming(\s+\d+\.\d\d s){3}\s+\d+\.\d\d×\s+\d+\s+—\s+\d+ MiB$/);
+    expect(
+      lines.filter((l) => /^(streaming|topk) (forward|backward) \(profiled, [\d.]+ s\): \w+ \d+% \(\d+×\)/.test(l)),
+    ).toHaveLength(4);
+    // Each step's pairs of the in-batch term (τ 1e-4: W one-hot, about B of B·(B − 1) non-zero).
+    expect(run.stderr).toMatch(
+      /streaming step 1\/2: [\d.]+ s, \d+ pairs per layer \(W: \d+ of 6 non-zero\), GC \d+ ms/,
+    );
   });
 
   it("names bad flags: unknown implementation, a batch of one, a missing model folder", async () => {

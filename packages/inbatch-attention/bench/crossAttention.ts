@@ -6,6 +6,8 @@ import {
   crossDocumentAttention,
   documentWeights,
   IMPLEMENTATIONS,
+  WEIGHT_GRADIENTS,
+  type WeightGradient,
 } from "../src/index.js";
 
 /**
@@ -14,7 +16,7 @@ import {
  * size per process: `run.ts` starts one process per case so that a case that runs out of memory
  * cannot take the others with it.
  *
- * usage: node .bench/crossAttention.js --impl streaming --b 16 [--topk 2] [--tau 1e-4]
+ * usage: node .bench/crossAttention.js --impl streaming --b 16 [--topk 2] [--tau 1e-4] [--weight-gradient support]
  */
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,6 +28,10 @@ const b = Number(arg("b"));
 const topK = Number(arg("topk") ?? 2);
 // τ of the retriever's softmax: 1e-4 (the paper) makes W one-hot to float32 precision; 1 gives no zeros.
 const tau = Number(arg("tau") ?? 1e-4);
+// `support`: dL/dW only where W ≠ 0, as the Revela loss asks for it (W comes from a softmax).
+const weightGradient = (arg("weight-gradient") ?? "all") as WeightGradient;
+if (!WEIGHT_GRADIENTS.includes(weightGradient))
+  throw new Error(`bench: --weight-gradient must be one of ${WEIGHT_GRADIENTS.join(", ")}`);
 const [h, hkv, l, d] = [8, 4, 128, 32];
 const report = await initBackend({ backend: "wasm" });
 
@@ -59,7 +65,7 @@ const w = documentWeights(tf.randomNormal([b, 64], 0, 1, "float32", 4), tf.rando
   temperature: tau,
 });
 const cotangent = tf.randomNormal([b, h, l, d], 0, 1, "float32", 6);
-const options = { implementation: impl, keyPaddingMask, topK };
+const options = { implementation: impl, keyPaddingMask, topK, weightGradient };
 
 const step = () => {
   const grads = tf.tidy(() =>
@@ -71,8 +77,10 @@ const step = () => {
   tf.dispose(grads);
 };
 
-const caseName = impl === "topk" ? `B${b}-k${topK}` : tau === 1e-4 ? `B${b}` : `B${b}-tau${tau}`;
-const params = { b, h, hkv, l, d, tau, ...(impl === "topk" ? { topK } : {}), threads: report.threads };
+const caseName =
+  (impl === "topk" ? `B${b}-k${topK}` : tau === 1e-4 ? `B${b}` : `B${b}-tau${tau}`) +
+  (weightGradient === "support" ? "-support" : "");
+const params = { b, h, hkv, l, d, tau, weightGradient, ...(impl === "topk" ? { topK } : {}), threads: report.threads };
 const before = tf.memory().numBytes;
 // Peak: the engine's high-water mark of tensor bytes during one step (tf.profile's peakBytes),
 // minus what was allocated before it (inputs). One profiled step, then timed steps without profiling.

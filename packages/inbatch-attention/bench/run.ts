@@ -54,6 +54,14 @@ if (!only || only === "fwd+bwd") {
         ...run("crossAttention.js", ["--impl", impl, "--b", String(b), "--topk", "2"], { bench, case: kase, impl }),
       );
     }
+    // As the Revela loss runs it: dL/dW only on W's support, so only W's ≈ B non-zero pairs are computed.
+    lines.push(
+      ...run("crossAttention.js", ["--impl", "streaming", "--b", String(b), "--weight-gradient", "support"], {
+        bench,
+        case: `B${b}-support`,
+        impl: "streaming",
+      }),
+    );
     // The worst case for `streaming`: a W without exact zeros (τ = 1), so no pair can be skipped.
     lines.push(
       ...run("crossAttention.js", ["--impl", "streaming", "--b", String(b), "--tau", "1"], {
@@ -97,6 +105,28 @@ if (!only || only === "fwd+bwd") {
         unit: "x",
         baseline: "dense",
       });
+    }
+  }
+  // Twice the chunks: how much longer a step takes (B² pairs: 4×; only W's non-zero pairs: about 2×).
+  for (const [impl, suffix] of [
+    ["streaming", ""],
+    ["streaming", "-support"],
+    ["streaming", "-tau1"],
+    ["topk", "-k2"],
+  ] as const) {
+    for (const b of BATCHES.slice(1)) {
+      const big = find(impl, b, "ms", `B${b}${suffix}`);
+      const small = find(impl, b / 2, "ms", `B${b / 2}${suffix}`);
+      if (big && small)
+        emit({
+          bench,
+          case: `B${b}${suffix}`,
+          impl,
+          metric: "ratio",
+          value: Number((big.value / small.value).toFixed(2)),
+          unit: "x",
+          baseline: `B${b / 2}${suffix}`,
+        });
     }
   }
   // Linear growth: peak memory per chunk of the batch should stay about constant for streaming.

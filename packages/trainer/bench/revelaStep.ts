@@ -5,12 +5,22 @@ import { fileURLToPath } from "node:url";
 import { emit } from "@revela/bench";
 import { initBackend } from "@revela/kernels";
 import { CausalLM } from "@revela/language-model";
-import { benchmarkRevelaStep } from "../src/revela/revelaStepBenchmark.js";
+import {
+  benchmarkRevelaStep,
+  byKernelName,
+  type KernelRow,
+  measureSgemm,
+  profileRevelaStep,
+  type StepImplementation,
+} from "./revelaStepBenchmark.js";
 
 /**
- * Tokens/s of full Revela training steps at the reference configuration (DESIGN.md), for each
- * in-batch implementation, where a step's time goes, and the PyTorch peer (../shared/peer) in the
- * same run when python3 with torch is installed. JSON lines in the repository's schema.
+ * Full Revela training steps (`RevelaTrainer.step`) at the reference configuration (DESIGN.md), per
+ * in-batch implementation: every step's time with the pairs the in-batch term computed, W's zeros,
+ * heap growth and GC; min / median / max; a per-kernel profile of the backward pass; the step's matmul
+ * FLOPs and their rate against the machine's sgemm (wasm XNNPACK and PyTorch's OpenBLAS, measured in
+ * this run); the PyTorch peer (../shared/peer) in the same run when python3 with torch is installed.
+ * JSON lines in the repository's schema. `--dense` adds `dense`; `--steps N` (default 5).
  */
 const V = 8192;
 const B = 16;
@@ -26,6 +36,9 @@ const cfg = {
   num_key_value_heads: 4,
   max_position_embeddings: L,
 };
+const BENCH = "trainer/revela-step";
+const argAt = process.argv.indexOf("--steps");
+const STEPS = argAt >= 0 ? Number(process.argv[argAt + 1]) : 5;
 
 const report = await initBackend();
 const lm = CausalLM.create(cfg, { seed: 0 });
@@ -43,29 +56,47 @@ const params = {
   backend: report.backend,
   threads: report.threads,
 };
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+
+// The machine's plain-product rate on this backend, now (the machine is shared: rates drift).
+const sgemm = measureSgemm(1024, 7);
+emit({ bench: BENCH, case: "sgemm-1024", impl: "revela", metric: "gflops", value: round(sgemm), unit: "GFLOP/s" });
 
 // `dense` materialises [B, B, H, L, L] per layer: at the reference config its step exhausts the
 // 4 GiB wasm heap (observed: allocation slows to a crawl), so it only runs with --dense.
-const implementations = process.argv.includes("--dense")
-  ? (["streaming", "topk", "dense"] as const)
-  : (["streaming", "topk"] as const);
-const measured = await benchmarkRevelaStep({
-  lm,
-  retrieverModel,
-  batchSize: B,
-  seqLen: L,
-  implementations: [...implementations],
-  steps: 3,
-  topK: 2,
-  temperature: 1e-4,
-  breakdown: true,
-});
-const results: Record<string, number> = {};
+const implementations: StepImplementation[] = process.argv.includes("--dense")
+  ? ["streaming", "topk", "dense"]
+  : ["streaming", "topk"];
+const base = { lm, retrieverModel, batchSize: B, seqLen: L, topK: 2, temperature: 1e-4 };
+const measured = await benchmarkRevelaStep({ ...base, implementations, steps: STEPS });
+const tokensPerSecond: Record<string, number> = {};
 for (const r of measured) {
-  results[r.implementation] = r.tokensPerSecond;
+  const name = `reference-${r.implementation}`;
+  tokensPerSecond[r.implementation] = r.tokensPerSecond;
+  for (const s of r.samples) {
+    emit({
+      bench: BENCH,
+      case: name,
+      impl: "revela",
+      metric: "step_ms",
+      value: Math.round(s.ms),
+      unit: "ms",
+      params: {
+        step: s.step,
+        cpuMs: Math.round(s.cpuMs),
+        pairsPerLayer: s.pairs,
+        nonZeroWeights: s.nonZeroWeights,
+        ofWeights: B * (B - 1),
+        heapGrowthMiB: s.heapGrowthMiB === null ? null : round(s.heapGrowthMiB),
+        gcMs: round(s.gcMs),
+        tensorsLeaked: s.tensorsLeaked,
+        loss: round(s.loss, 4),
+      },
+    });
+  }
   emit({
-    bench: "trainer/revela-step",
-    case: `reference-${r.implementation}`,
+    bench: BENCH,
+    case: name,
     impl: "revela",
     metric: "tokens_per_s",
     value: Math.round(r.tokensPerSecond),
@@ -73,47 +104,134 @@ for (const r of measured) {
     params: {
       ...params,
       implementation: r.implementation,
+      steps: r.samples.length,
+      minStepMs: Math.round(r.minStepMs),
       medianStepMs: Math.round(r.medianStepMs),
+      maxStepMs: Math.round(r.maxStepMs),
       wasmHeapMiB: r.wasmHeapMiB,
       rssMiB: r.rssMiB,
     },
   });
+  const cpu = r.samples.map((s) => s.cpuMs);
+  emit({
+    bench: BENCH,
+    case: name,
+    impl: "revela",
+    metric: "spread",
+    value: round(r.maxStepMs / r.minStepMs, 2),
+    unit: "max/min",
+    // The same for CPU time: steady CPU under swinging wall time means other processes took the cores.
+    params: { cpuSpread: round(Math.max(...cpu) / Math.min(...cpu), 2) },
+  });
 }
 
-// Where a streaming step's time goes: forward pieces timed alone, backward = full step − forward − optimizer.
-const streaming = measured.find((r) => r.implementation === "streaming");
-if (streaming?.breakdown) {
-  const parts = streaming.breakdown;
-  for (const [part, ms] of Object.entries({
-    retriever: parts.retrieverMs,
-    "lm-pass-1 (keys/values only)": parts.pass1Ms,
-    "lm-pass-2 without in-batch term (= forward with loss)": parts.pass2WithoutTermMs,
-    "in-batch term (forward)": parts.inBatchTermMs,
-    backward: parts.backwardMs,
-    optimizer: parts.optimizerMs,
-  })) {
+// Where the time goes: per kernel, one profiled pass; the step's matmul FLOPs from the kernels' shapes.
+const stepGflop: Record<string, number> = {};
+for (const implementation of implementations.filter((x) => x !== "dense")) {
+  const profile = await profileRevelaStep(base, implementation);
+  const total = (rows: KernelRow[]) => rows.reduce((s, r) => s + r.ms, 0);
+  stepGflop[implementation] = profile.forwardBackward.reduce((s, r) => s + r.gflop, 0);
+  // By kernel name (the matmul shapes summed), and the backward's matmuls by shape.
+  for (const [part, rows] of [
+    ["forward", byKernelName(profile.forward)],
+    ["backward", byKernelName(profile.backward)],
+    ["backward-matmul", profile.backward.filter((r) => r.gflop > 0)],
+  ] as const) {
+    const all = total(rows);
+    const shown = rows.slice(0, 10);
+    const rest = rows.slice(10);
+    if (rest.length > 0)
+      shown.push({
+        kernel: `${rest.length} others`,
+        calls: rest.reduce((s, r) => s + r.calls, 0),
+        ms: total(rest),
+        gflop: rest.reduce((s, r) => s + r.gflop, 0),
+      });
+    for (const r of shown) {
+      emit({
+        bench: "trainer/revela-step-profile",
+        case: `reference-${implementation}-${part}`,
+        impl: "revela",
+        metric: "ms",
+        value: Math.round(r.ms),
+        unit: "ms",
+        params: {
+          kernel: r.kernel,
+          calls: r.calls,
+          share: round(r.ms / all, 3),
+          gflop: round(r.gflop, 2),
+          ...(r.gflop > 0 ? { gflops: round(r.gflop / (r.ms / 1000)) } : {}),
+        },
+      });
+    }
     emit({
-      bench: "trainer/revela-step",
-      case: "streaming-breakdown",
+      bench: "trainer/revela-step-profile",
+      case: `reference-${implementation}-${part}`,
       impl: "revela",
-      metric: "ms",
-      value: Math.round(ms),
+      metric: "total_ms",
+      value: Math.round(all),
       unit: "ms",
-      params: { part, share: Number((ms / streaming.medianStepMs).toFixed(3)) },
+      params: {
+        kernels: rows.reduce((s, r) => s + r.calls, 0),
+        gflop: round(
+          rows.reduce((s, r) => s + r.gflop, 0),
+          2,
+        ),
+      },
     });
   }
 }
 
-// The PyTorch peer, same machine, same run.
+// The PyTorch peer and its BLAS, same machine, same run.
 const peer = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../../shared/peer/torch_revela_step.py");
 const python = "/usr/bin/python3";
+const unavailable = (reason: string) =>
+  emit({
+    bench: BENCH,
+    case: "reference",
+    impl: "pytorch",
+    metric: "unavailable",
+    value: 0,
+    unit: "",
+    params: { reason },
+  });
+let peakGflops = sgemm;
+let peakName = "revela-sgemm";
 if (existsSync(peer) && existsSync(python)) {
-  const r = spawnSync(python, [peer], { encoding: "utf8", env: { ...process.env, THREADS: String(report.threads) } });
+  const env = { ...process.env, THREADS: String(report.threads) };
+  const blas = spawnSync(
+    python,
+    [
+      "-c",
+      `import torch, time, statistics
+torch.set_num_threads(${report.threads})
+a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+a @ b
+ts = []
+for _ in range(7):
+    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
+print(2 * 1024 ** 3 / statistics.median(ts) / 1e9)`,
+    ],
+    { encoding: "utf8", env },
+  );
+  const torchSgemm = Number(blas.stdout.trim());
+  if (blas.status === 0 && Number.isFinite(torchSgemm)) {
+    emit({
+      bench: BENCH,
+      case: "sgemm-1024",
+      impl: "pytorch",
+      metric: "gflops",
+      value: round(torchSgemm),
+      unit: "GFLOP/s",
+    });
+    if (torchSgemm > peakGflops) [peakGflops, peakName] = [torchSgemm, "pytorch-sgemm"];
+  }
+  const r = spawnSync(python, [peer], { encoding: "utf8", env });
   const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
   if (r.status === 0 && line) {
     const p = JSON.parse(line) as { tokens_per_s: number; step_s: number; peer: string };
     emit({
-      bench: "trainer/revela-step",
+      bench: BENCH,
       case: "reference",
       impl: "pytorch",
       metric: "tokens_per_s",
@@ -123,34 +241,39 @@ if (existsSync(peer) && existsSync(python)) {
     });
     for (const impl of implementations) {
       emit({
-        bench: "trainer/revela-step",
+        bench: BENCH,
         case: `reference-${impl}`,
         impl: "revela",
         metric: "speedup",
-        value: Number(((results[impl] as number) / p.tokens_per_s).toFixed(2)),
+        value: round((tokensPerSecond[impl] as number) / p.tokens_per_s, 2),
         unit: "x",
         baseline: "pytorch",
       });
     }
-  } else {
-    emit({
-      bench: "trainer/revela-step",
-      case: "reference",
-      impl: "pytorch",
-      metric: "unavailable",
-      value: 0,
-      unit: "",
-      params: { reason: (r.stderr || "no output").split("\n").slice(-2).join(" ") },
-    });
-  }
-} else {
+  } else unavailable((r.stderr || "no output").split("\n").slice(-2).join(" "));
+} else unavailable(`needs ${python} with torch (apt-get install python3-torch) and ${peer}`);
+
+// The step's share of the machine's peak: its matmul FLOPs over its median time, against the faster sgemm.
+for (const r of measured) {
+  const gflop = stepGflop[r.implementation];
+  if (gflop === undefined) continue;
+  const achieved = gflop / (r.medianStepMs / 1000);
   emit({
-    bench: "trainer/revela-step",
-    case: "reference",
-    impl: "pytorch",
-    metric: "unavailable",
-    value: 0,
-    unit: "",
-    params: { reason: `needs ${python} with torch (apt-get install python3-torch) and ${peer}` },
+    bench: BENCH,
+    case: `reference-${r.implementation}`,
+    impl: "revela",
+    metric: "gflops",
+    value: round(achieved),
+    unit: "GFLOP/s",
+    params: { stepGflop: round(gflop, 2), medianStepMs: Math.round(r.medianStepMs) },
+  });
+  emit({
+    bench: BENCH,
+    case: `reference-${r.implementation}`,
+    impl: "revela",
+    metric: "ratio",
+    value: round(achieved / peakGflops, 3),
+    unit: "of peak",
+    baseline: peakName,
   });
 }

@@ -40,13 +40,6 @@ export {
   revelaLoss,
 } from "./revela/revelaLoss.js";
 export {
-  benchmarkRevelaStep,
-  type RevelaStepBenchmarkOptions,
-  type RevelaStepBenchmarkResult,
-  type RevelaStepBreakdown,
-  type StepImplementation,
-} from "./revela/revelaStepBenchmark.js";
-export {
   type NamedVariables,
   namedTrainables,
   RevelaTrainer,

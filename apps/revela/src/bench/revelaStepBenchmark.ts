@@ -1,6 +1,23 @@
 import { CausalLM, enableLora, type LoraConfig, loadPretrained } from "@revela/language-model";
-import { benchmarkRevelaStep, type RevelaStepBenchmarkOptions, type RevelaStepBenchmarkResult } from "@revela/trainer";
+// The step benchmark lives with the trainer's benchmarks (it drives RevelaTrainer.step); bundled here.
+import {
+  benchmarkRevelaStep,
+  byKernelName,
+  profileRevelaStep,
+  type RevelaStepBenchmarkOptions,
+  type RevelaStepBenchmarkResult,
+  type RevelaStepProfile,
+  type StepImplementation,
+} from "../../../../packages/trainer/bench/revelaStepBenchmark.js";
 import { type ScratchShape, scratchLlamaConfig } from "../pipeline/models.js";
+
+export type {
+  KernelRow,
+  RevelaStepProfile,
+  StepImplementation,
+  StepSample,
+} from "../../../../packages/trainer/bench/revelaStepBenchmark.js";
+export { byKernelName };
 
 export type StepBenchmarkOptions = Omit<RevelaStepBenchmarkOptions, "lm" | "retrieverModel"> & {
   /** A Hugging Face model folder; null = a from-scratch LLaMA of the `scratch` shape. */
@@ -8,11 +25,17 @@ export type StepBenchmarkOptions = Omit<RevelaStepBenchmarkOptions, "lm" | "retr
   scratch: ScratchShape;
   /** LoRA on both models, the retriever on the LM's frozen base (what `train --model` runs); null: every weight trains. */
   lora?: LoraConfig | null;
+  /** Also profile one step's forward and backward per kernel, for each implementation. */
+  profile?: boolean;
 };
 
+export interface StepBenchmarkResult extends RevelaStepBenchmarkResult {
+  profile?: RevelaStepProfile;
+}
+
 /** The LM and retriever `revela bench` times: a checkpoint folder, or a from-scratch LLaMA. */
-export async function benchmarkModels(o: StepBenchmarkOptions): Promise<RevelaStepBenchmarkResult[]> {
-  const { model, scratch, lora, ...steps } = o;
+export async function benchmarkModels(o: StepBenchmarkOptions): Promise<StepBenchmarkResult[]> {
+  const { model, scratch, lora, profile, ...steps } = o;
   const hf = scratchLlamaConfig(scratch, o.seqLen);
   const lm = model ? await loadPretrained(model) : CausalLM.create(hf, { seed: 0 });
   if (lora) enableLora(lm, lora, { seed: 11 });
@@ -25,7 +48,13 @@ export async function benchmarkModels(o: StepBenchmarkOptions): Promise<RevelaSt
   // As `train --model` runs a pretrained backbone: each layer's activations recomputed in backward.
   if (model) for (const m of [lm, retrieverModel]) m.recomputeLayers = true;
   try {
-    return await benchmarkRevelaStep({ ...steps, lm, retrieverModel });
+    const results: StepBenchmarkResult[] = await benchmarkRevelaStep({ ...steps, lm, retrieverModel });
+    if (profile) {
+      for (const r of results) {
+        r.profile = await profileRevelaStep({ ...steps, lm, retrieverModel }, r.implementation as StepImplementation);
+      }
+    }
+    return results;
   } finally {
     lm.dispose();
     retrieverModel.dispose();

@@ -2,9 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { type BackendName, formatBytes, resetWasmTensorPeak, wasmTensorBytes } from "@revela/kernels";
 import { estimateRunMemory, parseLoraConfig, parseModelConfig } from "@revela/language-model";
-import type { StepImplementation } from "@revela/trainer";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { benchmarkModels } from "../bench/revelaStepBenchmark.js";
+import {
+  benchmarkModels,
+  byKernelName,
+  type StepBenchmarkResult,
+  type StepImplementation,
+} from "../bench/revelaStepBenchmark.js";
 import { addBackendOptions, startBackend } from "./backendOptions.js";
 import type { CliContext } from "./cliContext.js";
 import { fraction, nonEmptyText, positiveInteger, positiveNumber } from "./flagParsers.js";
@@ -29,7 +33,7 @@ interface BenchOptions {
   kvHeads: number;
   ffn: number;
   json?: boolean;
-  breakdown?: boolean;
+  profile?: boolean;
   backend?: BackendName;
   threads?: number;
 }
@@ -96,8 +100,13 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
     steps: o.steps,
     topK: o.topK,
     temperature: o.temperature,
-    breakdown: o.breakdown === true,
-    onStep: (impl, step, ms) => log(`  ${impl} step ${step}/${o.steps}: ${(ms / 1000).toFixed(2)} s`),
+    profile: o.profile === true,
+    onStep: (impl, x) =>
+      log(
+        `  ${impl} step ${x.step}/${o.steps}: ${(x.ms / 1000).toFixed(2)} s, ${x.pairs} pairs per layer` +
+          ` (W: ${x.nonZeroWeights} of ${o.batchSize * (o.batchSize - 1)} non-zero)` +
+          `${x.heapGrowthMiB === null ? "" : `, heap +${x.heapGrowthMiB.toFixed(0)} MiB`}, GC ${x.gcMs.toFixed(0)} ms`,
+      ),
   });
   if (results.some((r) => r.wasmHeapMiB !== null)) {
     log(`  wasm tensor buffers at their peak: ${formatBytes(wasmTensorBytes().peak)} (weights included)`);
@@ -108,29 +117,38 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
     }
     return;
   }
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const rows = results.map((r) => [
     r.implementation,
-    `${(r.medianStepMs / 1000).toFixed(2)} s`,
+    seconds(r.minStepMs),
+    seconds(r.medianStepMs),
+    seconds(r.maxStepMs),
+    `${(r.maxStepMs / r.minStepMs).toFixed(2)}×`,
     r.tokensPerSecond.toFixed(0),
     r.wasmHeapMiB === null ? "—" : `${r.wasmHeapMiB} MiB`,
     `${r.rssMiB} MiB`,
   ]);
-  const header = ["implementation", "median step", "tokens/s", "wasm heap", "RSS"];
+  const header = ["implementation", "min step", "median step", "max step", "max/min", "tokens/s", "wasm heap", "RSS"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
   ctx.stdout.write(`${[line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")}\n`);
-  for (const r of results) {
-    if (!r.breakdown) continue;
-    const parts = Object.entries({
-      retriever: r.breakdown.retrieverMs,
-      "LM pass 1 (K/V)": r.breakdown.pass1Ms,
-      "LM pass 2 w/o in-batch term": r.breakdown.pass2WithoutTermMs,
-      "in-batch term": r.breakdown.inBatchTermMs,
-      backward: r.breakdown.backwardMs,
-      optimizer: r.breakdown.optimizerMs,
-    }).map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s (${Math.round((100 * ms) / r.medianStepMs)}%)`);
-    ctx.stdout.write(`${r.implementation} step: ${parts.join(", ")}\n`);
+  for (const r of results) printProfile(r, (text) => void ctx.stdout.write(`${text}\n`));
+}
+
+/** One line per pass: its profiled total and its heaviest kernels with their shares. */
+function printProfile(r: StepBenchmarkResult, write: (line: string) => void): void {
+  if (!r.profile) return;
+  for (const [part, rows] of [
+    ["forward", byKernelName(r.profile.forward)],
+    ["backward", byKernelName(r.profile.backward)],
+  ] as const) {
+    const total = rows.reduce((s, x) => s + x.ms, 0);
+    const top = rows
+      .slice(0, 6)
+      .map((x) => `${x.kernel} ${Math.round((100 * x.ms) / total)}% (${x.calls}×)`)
+      .join(", ");
+    write(`${r.implementation} ${part} (profiled, ${(total / 1000).toFixed(2)} s): ${top}`);
   }
 }
 
@@ -176,10 +194,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): Command
     .addOption(new Option("--kv-heads <n>", "from scratch: key/value heads").default(4).argParser(positiveInteger))
     .addOption(new Option("--ffn <n>", "from scratch: MLP width").default(688).argParser(positiveInteger))
     .addOption(
-      new Option(
-        "--breakdown",
-        "also time the step's pieces: retriever, LM passes, in-batch term, backward, optimizer",
-      ),
+      new Option("--profile", "also profile one step per implementation: its forward and backward passes per kernel"),
     )
     .addOption(new Option("--json", "print one JSON line per implementation instead of a table"));
   addBackendOptions(command)

@@ -1,7 +1,14 @@
 import { initBackend } from "@revela/kernels";
 import { CausalLM } from "@revela/language-model";
+import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, it } from "vitest";
-import { benchmarkRevelaStep } from "../../src/revela/revelaStepBenchmark.js";
+import {
+  benchmarkRevelaStep,
+  measureSgemm,
+  profileKernels,
+  profileRevelaStep,
+  type StepSample,
+} from "../../bench/revelaStepBenchmark.js";
 import { tinyConfig } from "../support/tinyModels.js";
 
 beforeAll(async () => {
@@ -13,39 +20,101 @@ const models = () => ({
   retrieverModel: CausalLM.create(tinyConfig(40), { seed: 2, backbone: true }),
 });
 
-it("times full steps per implementation and splits a step into its pieces", async () => {
+it("runs RevelaTrainer.step per implementation and describes every step", async () => {
   const { lm, retrieverModel } = models();
-  const before = lm.params.get("model.norm.weight")?.dataSync().slice();
-  const steps: string[] = [];
+  const lmBefore = lm.params.get("model.norm.weight")?.dataSync().slice();
+  const retrieverBefore = retrieverModel.params.get("model.norm.weight")?.dataSync().slice();
+  const seen: string[] = [];
   const results = await benchmarkRevelaStep({
     lm,
     retrieverModel,
-    batchSize: 3,
+    batchSize: 4,
     seqLen: 8,
     implementations: ["streaming", "topk"],
     steps: 2,
-    topK: 1,
-    temperature: 0.1,
-    breakdown: true,
-    onStep: (impl, step) => steps.push(`${impl}:${step}`),
+    topK: 2,
+    // τ = 1: W has no zeros off the diagonal, so streaming computes every pair.
+    temperature: 1,
+    onStep: (impl, s: StepSample) => seen.push(`${impl}:${s.step}`),
   });
-  expect(steps).toEqual(["streaming:1", "streaming:2", "topk:1", "topk:2"]);
+  expect(seen).toEqual(["streaming:1", "streaming:2", "topk:1", "topk:2"]);
   expect(results.map((r) => r.implementation)).toEqual(["streaming", "topk"]);
   for (const r of results) {
-    expect(r.medianStepMs).toBeGreaterThan(0);
-    expect(r.tokensPerSecond).toBeCloseTo((3 * 8 * 1000) / r.medianStepMs, 6);
+    expect(r.samples).toHaveLength(2);
+    expect(r.minStepMs).toBeLessThanOrEqual(r.medianStepMs);
+    expect(r.medianStepMs).toBeLessThanOrEqual(r.maxStepMs);
     expect(r.wasmHeapMiB).toBeGreaterThan(0);
-    const b = r.breakdown;
-    expect(b).toBeDefined();
-    for (const ms of [b?.retrieverMs, b?.pass1Ms, b?.pass2WithoutTermMs, b?.optimizerMs]) expect(ms).toBeGreaterThan(0);
-    // The pieces and the remainder (backward) add up to the step by construction.
-    const sum = (b?.retrieverMs ?? 0) + (b?.pass1Ms ?? 0) + (b?.pass2WithoutTermMs ?? 0) + (b?.inBatchTermMs ?? 0);
-    expect(sum + (b?.backwardMs ?? 0) + (b?.optimizerMs ?? 0)).toBeCloseTo(r.medianStepMs, 6);
+    for (const s of r.samples) {
+      expect(s.nonZeroWeights).toBe(12); // 4 × 3 off the diagonal
+      expect(s.pairs).toBe(r.implementation === "streaming" ? 12 : 8);
+      expect(s.tensorsLeaked).toBe(0);
+      expect(Number.isFinite(s.loss)).toBe(true);
+      expect(s.heapGrowthMiB).toBeGreaterThanOrEqual(0);
+    }
   }
-  // The steps trained the models (AdamW moved the weights).
-  expect(Array.from(lm.params.get("model.norm.weight")?.dataSync() ?? [])).not.toEqual(Array.from(before ?? []));
+  // The real step trained both models (AdamW moved their weights).
+  expect(Array.from(lm.params.get("model.norm.weight")?.dataSync() ?? [])).not.toEqual(Array.from(lmBefore ?? []));
+  expect(Array.from(retrieverModel.params.get("model.norm.weight")?.dataSync() ?? [])).not.toEqual(
+    Array.from(retrieverBefore ?? []),
+  );
   lm.dispose();
   retrieverModel.dispose();
+});
+
+it("counts the pairs streaming computes from W's zeros (τ = 1e-4: about one per row)", async () => {
+  const { lm, retrieverModel } = models();
+  const [r] = await benchmarkRevelaStep({
+    lm,
+    retrieverModel,
+    batchSize: 6,
+    seqLen: 8,
+    implementations: ["streaming"],
+    steps: 1,
+    topK: 1,
+    temperature: 1e-4,
+  });
+  const s = r?.samples[0] as StepSample;
+  expect(s.pairs).toBe(s.nonZeroWeights);
+  expect(s.pairs).toBeGreaterThanOrEqual(6); // every row has its largest weight
+  expect(s.pairs).toBeLessThan(30);
+  lm.dispose();
+  retrieverModel.dispose();
+});
+
+it("profiles kernels with matmul GFLOP from their shapes, transposed or not", async () => {
+  const a = tf.ones([2, 3, 4]);
+  const b = tf.ones([2, 4, 5]);
+  const bt = tf.ones([2, 5, 4]);
+  const at = tf.ones([2, 4, 3]);
+  const rows = await profileKernels(() => {
+    tf.dispose([tf.matMul(a, b), tf.matMul(a, bt, false, true), tf.matMul(at, b, true, false)]);
+  });
+  const matmul = rows.find((r) => r.kernel === "BatchMatMul");
+  expect(matmul?.calls).toBe(3);
+  expect(matmul?.gflop).toBeCloseTo((3 * 2 * 2 * 3 * 4 * 5) / 1e9, 15);
+  tf.dispose([a, b, bt, at]);
+});
+
+it("splits one step's profile into forward and backward", async () => {
+  const { lm, retrieverModel } = models();
+  const o = { lm, retrieverModel, batchSize: 3, seqLen: 8, topK: 1, temperature: 0.1 };
+  const p = await profileRevelaStep(o, "streaming");
+  const gflop = (rows: { gflop: number }[]) => rows.reduce((s, r) => s + r.gflop, 0);
+  const calls = (rows: { calls: number }[]) => rows.reduce((s, r) => s + r.calls, 0);
+  expect(calls(p.forward) + calls(p.backward)).toBe(calls(p.forwardBackward));
+  expect(gflop(p.forward)).toBeGreaterThan(0);
+  // Backward multiplies about twice the forward's matmuls (dX and dW per product), more with recomputation.
+  expect(gflop(p.backward) / gflop(p.forward)).toBeGreaterThan(1.2);
+  expect(gflop(p.backward) / gflop(p.forward)).toBeLessThan(4);
+  expect(p.backward.every((r) => r.calls > 0)).toBe(true);
+  lm.dispose();
+  retrieverModel.dispose();
+});
+
+it("measures sgemm", () => {
+  const gflops = measureSgemm(64, 3);
+  expect(gflops).toBeGreaterThan(0);
+  expect(Number.isFinite(gflops)).toBe(true);
 });
 
 it("names bad options", async () => {
@@ -66,6 +135,8 @@ it("names bad options", async () => {
   );
   await expect(benchmarkRevelaStep({ ...base, implementations: [] })).rejects.toThrow(/at least one/);
   await expect(benchmarkRevelaStep({ ...base, retrieverModel: lm })).rejects.toThrow(/separate models/);
+  await expect(benchmarkRevelaStep({ ...base, steps: 0 })).rejects.toThrow(/steps must be an integer ≥ 1, got 0/);
+  await expect(profileRevelaStep({ ...base, batchSize: 1 }, "topk")).rejects.toThrow(/profileRevelaStep: batchSize/);
   lm.dispose();
   retrieverModel.dispose();
 });
