@@ -37,6 +37,11 @@ export interface RunMemoryShape {
   encode: { batch: number; tokens: number } | null;
   /** Optimizer state per trained parameter, in floats (AdamW: 2). Default 2. */
   optimizerFloatsPerParameter?: number;
+  /**
+   * Where the optimizer state lives: "host" (default; @revela/trainer's AdamW keeps m and v in
+   * JavaScript memory) or "heap" (AdamW with `state: "device"`).
+   */
+  optimizerState?: "host" | "heap";
 }
 
 export interface RunMemoryItem {
@@ -46,8 +51,10 @@ export interface RunMemoryItem {
 }
 
 export interface RunMemoryEstimate {
-  /** Held for the whole run: weights, adapters, gradients, optimizer state. */
+  /** Held in the heap for the whole run: weights, adapters, optimizer state when it is in the heap. */
   held: RunMemoryItem[];
+  /** JavaScript memory outside the heap (not counted in peakBytes): optimizer state, gradient sums. */
+  host: RunMemoryItem[];
   /** The larger of these is added at the peak: one training step's activations or one encoding batch's. */
   trainingStep: RunMemoryItem[];
   encoding: RunMemoryItem[];
@@ -165,17 +172,20 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
   const trained = shape.train
     ? (lora ? retrieverAdapters : backboneBase) + (trainLm ? (lora ? lmAdapters : lmBase) : 0)
     : 0;
+  const host: RunMemoryItem[] = [];
   if (shape.train) {
     const optimizerFloats = shape.optimizerFloatsPerParameter ?? 2;
-    held.push({
-      name: "gradients",
-      bytes: trained * F32,
-      detail: `${trained.toLocaleString("en-US")} trained parameters (frozen weights have none)`,
-    });
-    held.push({
+    const optimizer: RunMemoryItem = {
       name: "optimizer state",
       bytes: optimizerFloats * trained * F32,
       detail: `${optimizerFloats} floats per trained parameter`,
+    };
+    if ((shape.optimizerState ?? "host") === "heap") held.push(optimizer);
+    else host.push({ ...optimizer, detail: `${optimizer.detail}, in JavaScript memory` });
+    host.push({
+      name: "gradient sums",
+      bytes: trained * F32,
+      detail: "the gradient accumulator's float32 sums, in JavaScript memory",
     });
   }
 
@@ -190,7 +200,8 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     const retrieverFloats =
       layers * (perLayer(batch * retrieverTokens, retrieverTokens) + perLayer(batch * queryTokens, queryTokens));
     // Pass 1 (keys and values) and pass 2 (with the in-batch term) both run under the tape.
-    const lmFloats = 2 * layers * perLayer(batch * lmTokens, lmTokens);
+    const passFloats = layers * perLayer(batch * lmTokens, lmTokens);
+    const lmFloats = 2 * passFloats;
     trainingStep.push({
       name: "activations",
       bytes: (retrieverFloats + lmFloats) * F32,
@@ -199,23 +210,38 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     // The layer in flight: its full activations and their gradients (in backward, the recomputed layer).
     const widest = Math.max(batch * retrieverTokens, batch * lmTokens);
     const context = Math.max(retrieverTokens, lmTokens);
-    trainingStep.push({
-      name: "one layer in flight",
-      bytes: 2 * widest * activationFloatsPerTokenLayer(config, lora, context) * F32,
-      detail: `a layer's activations and gradients at ${widest} tokens`,
-    });
+    const layerBytes = 2 * widest * activationFloatsPerTokenLayer(config, lora, context) * F32;
     // The loss goes through the head one vocabulary slice at a time (headCrossEntropy): a slice's
-    // logits and their gradient, the slice of the head and its transposed and packed copies.
+    // logits and their gradient, the slice of the head and its transposed and packed copies. The head
+    // runs after the last layer and its gradient before the top layer's backward: never at the same
+    // time as a layer in flight, so only the larger of the two adds to the peak.
     const slice = Math.min(config.vocabSize, HEAD_SLICE);
+    const headBytes = 2 * batch * lmTokens * slice * F32;
     trainingStep.push({
-      name: "LM head logits",
-      bytes: 2 * batch * lmTokens * slice * F32,
-      detail: `[${batch * lmTokens}, ${slice}] (one slice of the ${config.vocabSize}-token vocabulary) and its gradient`,
+      name: "one layer in flight or the LM head",
+      bytes: Math.max(layerBytes, headBytes),
+      detail: `the larger of a layer's activations and gradients at ${widest} tokens (${formatBytes(layerBytes)}) and one head slice's logits [${batch * lmTokens}, ${slice}] and their gradient (${formatBytes(headBytes)}; ${config.vocabSize}-token vocabulary)`,
     });
     trainingStep.push({
       name: "matMul workspace",
       bytes: (2 * Math.max(largestMatrix(config, false), slice * config.hiddenSize) + slice * config.hiddenSize) * F32,
       detail: "transposed and XNNPACK-packed copies of the largest weight or head slice",
+    });
+    // Gradients exist only while activations are being freed (backprop disposes what each node
+    // saved once its gradient has run) and after: when pass 2's backward ends, the LM's gradients
+    // and pass 1's key/value gradients have replaced pass 2's activations; at the end all gradients
+    // replace all activations (the accumulator then copies them out of the heap). They add to the
+    // peak only by what they exceed the activations they replace.
+    const kv = config.numKeyValueHeads * config.headDim;
+    const lmGrads = trainLm ? (lora ? lmAdapters : lmBase) : 0;
+    const forwardEnd = sum(trainingStep);
+    const afterPass2 = forwardEnd - passFloats * F32 + (lmGrads + 2 * kv * layers * batch * lmTokens) * F32;
+    const afterAll = trained * F32;
+    const beyond = Math.max(0, afterPass2 - forwardEnd, afterAll - forwardEnd);
+    trainingStep.push({
+      name: "gradients",
+      bytes: beyond,
+      detail: `${trained.toLocaleString("en-US")} trained parameters (frozen weights have none); ${formatBytes(trained * F32)} in all, built as backward frees the activations, so they add ${formatBytes(beyond)} to the peak`,
     });
   }
   const encoding: RunMemoryItem[] = [];
@@ -247,6 +273,7 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
   });
   return {
     held,
+    host,
     trainingStep,
     encoding,
     peakBytes: sum(held) + Math.max(sum(trainingStep), sum(encoding)),

@@ -82,6 +82,87 @@ describe("estimateRunMemory", () => {
   });
 });
 
+/** SmolLM2-135M's published config.json with the Llama-2 tokenizer's 32,000-token vocabulary. */
+const smollm135 = parseModelConfig(
+  {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: 32000,
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    max_position_embeddings: 8192,
+    tie_word_embeddings: true,
+    rope_theta: 100000,
+  },
+  "smollm2-135m config.json",
+);
+
+describe("the paper's plan (LoRA r 256, B 16, L 156) in the 4 GiB wasm heap", () => {
+  const paper = (optimizerState: "host" | "heap") => ({
+    lora: lora(256),
+    sharedBase: true,
+    train: { batch: 16, lmTokens: 156, retrieverTokens: 157, recompute: true },
+    encode: { batch: 32, tokens: 256 },
+    optimizerState,
+  });
+
+  it("fits the smollm2-135m shape with AdamW's state in JavaScript memory, and did not with it in the heap", () => {
+    const inHeap = estimateRunMemory(smollm135, paper("heap"));
+    const onHost = estimateRunMemory(smollm135, paper("host"));
+    expect(inHeap.peakBytes).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+    expect(onHost.peakBytes).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
+    // 2 floats a trained parameter: 156,303,360 adapter parameters (both models) × 8 bytes.
+    const state = onHost.host.find((i) => i.name === "optimizer state");
+    expect(state?.bytes).toBe(156_303_360 * 8);
+    expect(onHost.held.some((i) => i.name === "optimizer state")).toBe(false);
+    expect(inHeap.held.find((i) => i.name === "optimizer state")?.bytes).toBe(156_303_360 * 8);
+    // The state moved out, and only the heap overhead on it with it.
+    expect(inHeap.peakBytes - onHost.peakBytes).toBeCloseTo(1.1 * 156_303_360 * 8, -3);
+    expect(() =>
+      checkRunMemory(smollm135, paper("host"), WASM_MAX_HEAP_BYTES, { limitName: "the heap", source: "test" }),
+    ).not.toThrow();
+  });
+
+  it("counts gradients only beyond the activations they replace: none at B 16, some where the adapters outweigh the activations", () => {
+    const b16 = estimateRunMemory(smollm135, paper("host"));
+    expect(b16.trainingStep.find((i) => i.name === "gradients")?.bytes).toBe(0);
+    // One short sequence: 156 M adapter gradients (0.58 GiB) exceed what backward frees.
+    const tiny = estimateRunMemory(smollm135, {
+      ...paper("host"),
+      train: { batch: 2, lmTokens: 16, retrieverTokens: 17, recompute: true },
+    });
+    const grads = tiny.trainingStep.find((i) => i.name === "gradients")?.bytes ?? 0;
+    const others = tiny.trainingStep.filter((i) => i.name !== "gradients").reduce((a, i) => a + i.bytes, 0);
+    expect(grads).toBe(156_303_360 * 4 - others);
+  });
+
+  it("still refuses the qwen2.5-0.5b shape, naming the base weights and activations that do not fit", () => {
+    let message = "";
+    try {
+      checkRunMemory(qwen05, paper("host"), WASM_MAX_HEAP_BYTES, {
+        limitName: "the wasm heap's maximum",
+        source: "revela train --model qwen",
+        fields: { batch: "train.batchSize", loraR: "model.loraR" },
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(
+      /needs an estimated 6\.\d\d GiB at its peak, more than the wasm heap's maximum \(4\.00 GiB\)/,
+    );
+    expect(message).toContain("base weights 1.84 GiB (one frozen copy");
+    expect(message).not.toContain("optimizer state");
+    // The base (1.84 GiB) and the adapters (1.05 GiB) leave too little for B 16's activations, and
+    // at a smaller batch the adapters' gradients (1.05 GiB) outweigh what backward frees.
+    expect(message).toContain("No smaller batch, sequence or LoRA rank alone fits");
+    const together = { ...paper("host"), lora: lora(32), train: { ...paper("host").train, batch: 4 } };
+    expect(estimateRunMemory(qwen05, together).peakBytes).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
+  });
+});
+
 describe("checkRunMemory", () => {
   it("refuses an oversized run before anything is allocated, naming the figure, the limit and what would fit", () => {
     const before = tf.memory();
@@ -94,6 +175,7 @@ describe("checkRunMemory", () => {
           sharedBase: false,
           train: { batch: 16, lmTokens: 156, retrieverTokens: 157 },
           encode: { batch: 32, tokens: 256 },
+          optimizerState: "heap",
         },
         WASM_MAX_HEAP_BYTES,
         {
