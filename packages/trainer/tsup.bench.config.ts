@@ -2,7 +2,7 @@ import { defineConfig } from "tsup";
 
 // Benchmarks are compiled next to nothing that ships: .bench/ is git-ignored.
 export default defineConfig({
-  entry: ["bench/revelaStep.ts", "bench/chunkDocument.ts"],
+  entry: ["bench/revelaStep.ts", "bench/chunkDocument.ts", "bench/backboneShapes.ts"],
   outDir: ".bench",
   format: ["esm"],
   target: "node20",
