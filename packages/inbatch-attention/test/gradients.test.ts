@@ -86,6 +86,11 @@ const variants: { name: string; options: Parameters<typeof makeCase>[0]; dropout
   { name: "dropout", options: { padded: true, queryMask: true, seed: 5 }, dropout: { rate: 0.25, seed: 77 } },
   { name: "W without zeros", options: { padded: true, queryMask: true, weights: "positive", seed: 6 } },
   { name: "one-hot W, chunk 2 retrieved by nobody", options: { b: 4, padded: true, weights: "sparse", seed: 7 } },
+  {
+    name: "one-hot W, every chunk retrieved once, dropout",
+    options: { b: 4, padded: true, queryMask: true, weights: "permutation", seed: 10 },
+    dropout: { rate: 0.2, seed: 78 },
+  },
 ];
 
 describeEachBackend("gradients (finite differences of the float64 loop)", () => {

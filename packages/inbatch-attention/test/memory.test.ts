@@ -8,7 +8,11 @@ import { size } from "./support/reference.js";
 const c = makeCase({ b: 6, h: 4, hkv: 2, l: 8, d: 4, padded: true, queryMask: true, seed: 2 });
 
 /** Forward + backward with respect to every input, releasing everything it made. */
-function step(implementation: (typeof IMPLEMENTATIONS)[number], t: ReturnType<typeof c.tensors>) {
+function step(
+  implementation: (typeof IMPLEMENTATIONS)[number],
+  t: ReturnType<typeof c.tensors>,
+  weightGradient: "all" | "support" = "all",
+) {
   const grads = tf.tidy(() =>
     tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, w: tf.Tensor) =>
       tf.sum(
@@ -18,6 +22,7 @@ function step(implementation: (typeof IMPLEMENTATIONS)[number], t: ReturnType<ty
           queryMask: t.queryMask!,
           topK: 2,
           dropout: { rate: 0.1, seed: 3 },
+          weightGradient,
         }),
       ),
     )([t.q, t.k, t.v, t.w]),
@@ -37,6 +42,30 @@ describeEachBackend("memory", () => {
       tf.dispose(Object.values(t));
     });
   }
+
+  // streaming by pair (one-hot W, dL/dW on its support): B pairs in one step.
+  it("streaming by pair: forward + backward leaves tf.memory().numTensors unchanged; largest tensor B·H·L²", async () => {
+    const p = makeCase({
+      b: 6,
+      h: 4,
+      hkv: 2,
+      l: 8,
+      d: 4,
+      padded: true,
+      queryMask: true,
+      seed: 2,
+      weights: "permutation",
+    });
+    const t = p.tensors();
+    step("streaming", t, "support");
+    const before = tf.memory().numTensors;
+    step("streaming", t, "support");
+    expect(tf.memory().numTensors).toBe(before);
+    const profile = await tf.profile(() => step("streaming", t, "support"));
+    const largest = Math.max(...profile.kernels.flatMap((k) => k.outputShapes.map((s) => size(s ?? []))));
+    expect(largest).toBe(p.b * p.h * p.l * p.l);
+    tf.dispose(Object.values(t));
+  });
 
   // B·H·L² is one step's scores; B²·H·L² is what `dense` materialises.
   const perStep = c.b * c.h * c.l * c.l;

@@ -15,9 +15,11 @@ export interface CaseOptions {
   seed?: number;
   /**
    * W's pattern: `zero-diagonal` (default, as documentWeights makes it), `positive` (no zero at all),
-   * `sparse` (one-hot rows, some chunks retrieved by nobody: exercises the exact-zero shortcuts).
+   * `sparse` (one-hot rows, some chunks retrieved by nobody: exercises the exact-zero shortcuts),
+   * `permutation` (one-hot rows, every chunk retrieved once, as τ = 1e-4 often makes W: streaming
+   * then runs by pair, not by key chunk).
    */
-  weights?: "zero-diagonal" | "positive" | "sparse";
+  weights?: "zero-diagonal" | "positive" | "sparse" | "permutation";
 }
 
 /** One problem in two forms: plain arrays for the float64 reference, tensors for the op. */
@@ -38,6 +40,11 @@ export function makeCase(o: CaseOptions = {}): Case {
     // Every row retrieves chunk 1, except chunk 1 itself, which retrieves chunk 0 (weight 0.7).
     w.fill(0);
     for (let i = 0; i < b; i++) w[i * b + (i === 1 ? 0 : 1)] = i === 1 ? 0.7 : 1;
+  }
+  if (pattern === "permutation") {
+    // Chunk i retrieves chunk i + 1 (the last one chunk 0), with weights 1, 0.9, 0.8, …
+    w.fill(0);
+    for (let i = 0; i < b; i++) w[i * b + ((i + 1) % b)] = 1 - 0.1 * i;
   }
   let keyMask: Float32Array | undefined;
   if (padded) {
