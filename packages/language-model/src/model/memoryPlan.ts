@@ -353,12 +353,28 @@ export function checkRunMemory(
   const share = canShare
     ? `Share one frozen base between the LM and the retriever (CausalLM.withFrozenBase): ${formatBytes(estimateRunMemory(config, base).peakBytes)}${fits(base) ? ", which fits. " : "; with it, "}`
     : "";
+  // When no single setting is enough, a smaller batch and a smaller rank together may be: the
+  // largest rank at each halving of the batch.
+  const together: string[] = [];
+  if (advice.length === 0 && base.train && base.lora) {
+    const train = base.train;
+    const lora = base.lora;
+    for (let b = train.batch >> 1; b >= 2; b >>= 1) {
+      const r = largest(1, lora.r - 1, (rank) =>
+        fits({ ...base, lora: { ...lora, r: rank }, train: { ...train, batch: b } }),
+      );
+      if (r !== null) together.push(`${f.batch} ${b} with ${f.loraR} ${r}`);
+    }
+  }
   const rest =
     canShare && fits(base)
       ? ""
       : advice.length
         ? `${canShare ? "each" : "Each"} of these alone would fit: ${advice.join("; ")}.`
-        : `${canShare ? "no" : "No"} smaller batch, sequence or LoRA rank alone fits: use a smaller model, or a backend whose limit is the machine's memory (tfjs-node).`;
+        : `${canShare ? "no" : "No"} smaller batch, sequence or LoRA rank alone fits` +
+          (together.length
+            ? `; together these would: ${together.join("; ")}.`
+            : ": use a smaller model, or a backend whose limit is the machine's memory (tfjs-node).");
   throw new RunMemoryError(
     `${options.source}: this run needs an estimated ${formatBytes(estimate.peakBytes)} at its peak, more than ${options.limitName} (${formatBytes(limitBytes)}): ${parts}. ` +
       share +

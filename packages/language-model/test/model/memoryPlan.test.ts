@@ -157,9 +157,19 @@ describe("the paper's plan (LoRA r 256, B 16, L 156) in the 4 GiB wasm heap", ()
     expect(message).not.toContain("optimizer state");
     // The base (1.84 GiB) and the adapters (1.05 GiB) leave too little for B 16's activations, and
     // at a smaller batch the adapters' gradients (1.05 GiB) outweigh what backward frees.
-    expect(message).toContain("No smaller batch, sequence or LoRA rank alone fits");
-    const together = { ...paper("host"), lora: lora(32), train: { ...paper("host").train, batch: 4 } };
-    expect(estimateRunMemory(qwen05, together).peakBytes).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
+    expect(message).toContain("No smaller batch, sequence or LoRA rank alone fits; together these would: ");
+    // Each suggested pair fits, and one more rank at the same batch does not.
+    const pairs = [...message.matchAll(/train\.batchSize (\d+) with model\.loraR (\d+)/g)].map((m) => [
+      Number(m[1]),
+      Number(m[2]),
+    ]);
+    expect(pairs.map(([b]) => b)).toEqual([8, 4, 2]);
+    for (const [b, r] of pairs as [number, number][]) {
+      const at = (rank: number) =>
+        estimateRunMemory(qwen05, { ...paper("host"), lora: lora(rank), train: { ...paper("host").train, batch: b } });
+      expect(at(r).peakBytes, `B ${b} r ${r}`).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
+      expect(at(r + 1).peakBytes, `B ${b} r ${r + 1}`).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+    }
   });
 });
 
