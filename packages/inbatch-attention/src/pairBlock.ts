@@ -55,8 +55,9 @@ export function pairForward(x: PairInputs): PairForward {
   const pd = x.multiplier === null ? p : tf.mul(p, x.multiplier);
   const num = tf.matMul(pd, x.v);
   if (x.norm === null) return { p, pd, a: num, c: null };
-  // Separate products for N and n: slicing them out of one [R, D+1] product costs more on wasm.
-  const c = tf.reciprocal(tf.add(tf.matMul(pd, x.norm), VALUE_NORM_EPSILON));
+  // n = Pd ‖V‖ as a product and a sum, not a matmul: wasm runs a batched matmul as one XNNPACK call
+  // per batch item, which for a matrix-vector product costs far more than the arithmetic.
+  const c = tf.reciprocal(tf.add(tf.sum(tf.mul(pd, asRow(x.norm)), -1, true), VALUE_NORM_EPSILON));
   return { p, pd, a: tf.mul(num, c), c };
 }
 
@@ -91,6 +92,11 @@ function asRow(col: tf.Tensor): tf.Tensor {
   return tf.reshape(col, shape);
 }
 
+/** Number of matrices in a […, R, L] batch. */
+function batchItems(x: tf.Tensor): number {
+  return x.shape.slice(0, -2).reduce((a, b) => a * b, 1);
+}
+
 export function pairBackward(x: PairInputs, f: PairForward, g: PairCotangents): PairGradients {
   const t = tf.sum(tf.mul(g.gy, f.a), -1, true);
   const wt = tf.mul(g.w, t);
@@ -104,7 +110,9 @@ export function pairBackward(x: PairInputs, f: PairForward, g: PairCotangents): 
     const dn = tf.neg(tf.mul(wt, f.c));
     dPd = tf.add(dPd, tf.mul(dn, asRow(x.norm)));
     delta = tf.mul(wt, tf.mul(f.c, VALUE_NORM_EPSILON));
-    dnormT = tf.matMul(asRow(dn), f.pd);
+    // d‖V‖ᵀ = dnᵀ Pd: as a product and a sum over rows when there are many small batch items (one
+    // XNNPACK call each otherwise); a few large items multiply faster than they reduce over rows.
+    dnormT = batchItems(f.pd) >= 16 ? tf.sum(tf.mul(f.pd, dn), -2, true) : tf.matMul(asRow(dn), f.pd);
   }
   const dP = x.multiplier === null ? dPd : tf.mul(dPd, x.multiplier);
   const dS = tf.mul(f.p, tf.sub(dP, delta));
