@@ -9,6 +9,7 @@ import {
   benchmarkRevelaStep,
   byKernelName,
   type KernelRow,
+  measureDispatchMicros,
   measureSgemm,
   profileRevelaStep,
   type StepImplementation,
@@ -58,9 +59,34 @@ const params = {
 };
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
-// The machine's plain-product rate on this backend, now (the machine is shared: rates drift).
-const sgemm = measureSgemm(1024, 7);
-emit({ bench: BENCH, case: "sgemm-1024", impl: "revela", metric: "gflops", value: round(sgemm), unit: "GFLOP/s" });
+// The machine's plain-product rate on this backend, now (the machine is shared: rates drift), and the
+// cost of one small product's multi-threaded dispatch, which tells how much other processes hold the
+// cores; both again at the end of the run.
+const probeMachine = (when: string) => {
+  const gflops = measureSgemm(1024, 7);
+  const params = { when };
+  emit({
+    bench: BENCH,
+    case: "sgemm-1024",
+    impl: "revela",
+    metric: "gflops",
+    value: round(gflops),
+    unit: "GFLOP/s",
+    params,
+  });
+  const micros = measureDispatchMicros(256, 9);
+  emit({
+    bench: BENCH,
+    case: "dispatch-256x8x8x8",
+    impl: "revela",
+    metric: "us_per_product",
+    value: round(micros),
+    unit: "µs",
+    params,
+  });
+  return gflops;
+};
+const sgemm = probeMachine("start");
 
 // `dense` materialises [B, B, H, L, L] per layer: at the reference config its step exhausts the
 // 4 GiB wasm heap (observed: allocation slows to a crawl), so it only runs with --dense.
@@ -146,6 +172,7 @@ for (const implementation of implementations.filter((x) => x !== "dense")) {
         calls: rest.reduce((s, r) => s + r.calls, 0),
         ms: total(rest),
         gflop: rest.reduce((s, r) => s + r.gflop, 0),
+        products: rest.reduce((s, r) => s + r.products, 0),
       });
     for (const r of shown) {
       emit({
@@ -160,7 +187,7 @@ for (const implementation of implementations.filter((x) => x !== "dense")) {
           calls: r.calls,
           share: round(r.ms / all, 3),
           gflop: round(r.gflop, 2),
-          ...(r.gflop > 0 ? { gflops: round(r.gflop / (r.ms / 1000)) } : {}),
+          ...(r.gflop > 0 ? { gflops: round(r.gflop / (r.ms / 1000)), products: r.products } : {}),
         },
       });
     }
@@ -181,6 +208,8 @@ for (const implementation of implementations.filter((x) => x !== "dense")) {
     });
   }
 }
+
+probeMachine("end");
 
 // The PyTorch peer and its BLAS, same machine, same run.
 const peer = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../../shared/peer/torch_revela_step.py");

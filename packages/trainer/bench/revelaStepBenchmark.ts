@@ -6,7 +6,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../src/data/types.js";
 import { type BatchTokenizers, buildRevelaBatch, disposeRevelaBatch } from "../src/revela/revelaBatch.js";
 import { type RevelaLossOptions, revelaLoss } from "../src/revela/revelaLoss.js";
-import { namedTrainables, RevelaTrainer } from "../src/revela/revelaTrainer.js";
+import { RevelaTrainer } from "../src/revela/revelaTrainer.js";
+import { namedTrainables } from "../src/run/namedTrainables.js";
 
 export type StepImplementation = RevelaLossOptions["implementation"];
 
@@ -62,6 +63,11 @@ export interface KernelRow {
   calls: number;
   ms: number;
   gflop: number;
+  /**
+   * Matrix products: a matmul whose right operand has a batch runs one product (on wasm, one XNNPACK
+   * call, each a multi-threaded dispatch) per batch item.
+   */
+  products: number;
 }
 
 export interface RevelaStepProfile {
@@ -266,10 +272,14 @@ export async function profileKernels(f: () => void, byShape = false): Promise<Ke
     const matmul = /MatMul/.test(k.name);
     const shapes = (k.inputShapes as number[][]).slice(0, 2).map((s) => `[${s.join(",")}]`);
     const name = matmul && byShape ? `${k.name} ${shapes.join("×")}` : k.name;
-    const row = rows.get(name) ?? { kernel: name, calls: 0, ms: 0, gflop: 0 };
+    const row = rows.get(name) ?? { kernel: name, calls: 0, ms: 0, gflop: 0, products: 0 };
     row.calls++;
     row.ms += k.kernelTimeMs as number;
-    if (matmul) row.gflop += matMulGflop(k.inputShapes as number[][], k.outputShapes[0] as number[]);
+    if (matmul) {
+      row.gflop += matMulGflop(k.inputShapes as number[][], k.outputShapes[0] as number[]);
+      const right = (k.inputShapes as number[][])[1] as number[];
+      row.products += right.slice(0, -2).reduce((p, x) => p * x, 1);
+    }
     rows.set(name, row);
   }
   return [...rows.values()].sort((x, y) => y.ms - x.ms);
@@ -280,10 +290,11 @@ export function byKernelName(rows: KernelRow[]): KernelRow[] {
   const out = new Map<string, KernelRow>();
   for (const r of rows) {
     const kernel = r.kernel.split(" ")[0] as string;
-    const o = out.get(kernel) ?? { kernel, calls: 0, ms: 0, gflop: 0 };
+    const o = out.get(kernel) ?? { kernel, calls: 0, ms: 0, gflop: 0, products: 0 };
     o.calls += r.calls;
     o.ms += r.ms;
     o.gflop += r.gflop;
+    o.products += r.products;
     out.set(kernel, o);
   }
   return [...out.values()].sort((x, y) => y.ms - x.ms);
@@ -299,6 +310,7 @@ function subtract(all: KernelRow[], part: KernelRow[]): KernelRow[] {
         calls: r.calls - (f?.calls ?? 0),
         ms: r.ms - (f?.ms ?? 0),
         gflop: r.gflop - (f?.gflop ?? 0),
+        products: r.products - (f?.products ?? 0),
       };
     })
     .filter((r) => r.calls > 0)
@@ -344,6 +356,28 @@ export async function profileRevelaStep(
     tf.env().set("CHECK_COMPUTATION_FOR_ERRORS", check);
     disposeRevelaBatch(tensors);
   }
+}
+
+/**
+ * Microseconds per product of `items` tiny [8, 8] × [8, 8] products in one batched matmul: on wasm
+ * each is an XNNPACK call with its own multi-threaded dispatch, so this is the dispatch latency. It
+ * is a few µs on an idle machine and grows by orders of magnitude when other processes hold the
+ * cores (the wasm threads wait to be scheduled); steps made of many small products slow down with it.
+ */
+export function measureDispatchMicros(items: number, runs: number): number {
+  const a = tf.randomNormal([items, 8, 8], 0, 1, "float32", 1);
+  const c = tf.randomNormal([items, 8, 8], 0, 1, "float32", 2);
+  const once = () => {
+    const t0 = performance.now();
+    const out = tf.matMul(a, c);
+    out.dataSync();
+    out.dispose();
+    return performance.now() - t0;
+  };
+  once();
+  const ms = median(Array.from({ length: runs }, once));
+  tf.dispose([a, c]);
+  return (ms * 1000) / items;
 }
 
 /** GFLOP/s of one plain [n, n] × [n, n] product on the active backend (median of `runs`). */

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, it } from "vitest";
 import {
   benchmarkRevelaStep,
+  measureDispatchMicros,
   measureSgemm,
   profileKernels,
   profileRevelaStep,
@@ -92,6 +93,7 @@ it("profiles kernels with matmul GFLOP from their shapes, transposed or not", as
   const matmul = rows.find((r) => r.kernel === "BatchMatMul");
   expect(matmul?.calls).toBe(3);
   expect(matmul?.gflop).toBeCloseTo((3 * 2 * 2 * 3 * 4 * 5) / 1e9, 15);
+  expect(matmul?.products).toBe(6); // a batch of 2, three times
   tf.dispose([a, b, bt, at]);
 });
 
@@ -111,10 +113,11 @@ it("splits one step's profile into forward and backward", async () => {
   retrieverModel.dispose();
 });
 
-it("measures sgemm", () => {
-  const gflops = measureSgemm(64, 3);
-  expect(gflops).toBeGreaterThan(0);
-  expect(Number.isFinite(gflops)).toBe(true);
+it("measures sgemm and the dispatch cost of small products", () => {
+  for (const x of [measureSgemm(64, 3), measureDispatchMicros(16, 3)]) {
+    expect(x).toBeGreaterThan(0);
+    expect(Number.isFinite(x)).toBe(true);
+  }
 });
 
 it("names bad options", async () => {
