@@ -34,18 +34,13 @@ export {
 } from "./revela/revelaBatch.js";
 export {
   type Embedder,
+  type RevelaLmLossExtras,
   type RevelaLossOptions,
   type RevelaLossResult,
   revelaLmLoss,
   revelaLoss,
 } from "./revela/revelaLoss.js";
-export {
-  type NamedVariables,
-  namedTrainables,
-  RevelaTrainer,
-  type RevelaTrainerOptions,
-  sameDocumentWeights,
-} from "./revela/revelaTrainer.js";
+export { RevelaTrainer, type RevelaTrainerOptions, sameDocumentWeights } from "./revela/revelaTrainer.js";
 export { type WeightStats, weightStats } from "./revela/weightStats.js";
 export {
   assignFromRecords,
@@ -57,6 +52,7 @@ export {
 } from "./run/checkpointData.js";
 export { CheckpointStore, type CheckpointStoreOptions, type LoadedCheckpoint } from "./run/checkpointStore.js";
 export { MetricsLog, type MetricsLogOptions } from "./run/metricsLog.js";
+export { type NamedVariables, namedTrainables } from "./run/namedTrainables.js";
 export { type ProgressOptions, ProgressReporter } from "./run/progressReporter.js";
 export {
   configKeys,
@@ -67,4 +63,5 @@ export {
   writeRunConfig,
 } from "./run/runConfig.js";
 export { type RunResult, type RunTrainingOptions, runTraining, type StopReason } from "./run/runTraining.js";
+export { type StepOutcome, StepRunner, type StepRunnerOptions } from "./run/stepRunner.js";
 export type { StepMetrics, Trainable } from "./run/trainable.js";

@@ -1,5 +1,6 @@
-import { type CrossAttentionImplementation, crossDocumentAttention, documentWeights } from "@revela/inbatch-attention";
-import { type AttentionTermFn, CausalLM } from "@revela/language-model";
+import { type CrossAttentionImplementation, documentWeights } from "@revela/inbatch-attention";
+import { IGNORE_INDEX } from "@revela/kernels";
+import { CausalLM } from "@revela/language-model";
 import { DenseEncoder } from "@revela/retriever";
 import {
   type BatchTokenizers,
@@ -9,6 +10,7 @@ import {
   type RevelaBatchTensors,
   type RevelaLossOptions,
   RevelaTrainer,
+  revelaLmLoss,
   SeededRandom,
 } from "@revela/trainer";
 import * as tf from "@tensorflow/tfjs";
@@ -221,8 +223,8 @@ function uniformWeights(b: number): tf.Tensor2D {
 
 /**
  * Mean next-token loss on the partner-dependent tokens of a batch — each fact's first mention in its
- * chunk — with the in-batch term under `weights` (null: off). The same two passes as revelaLmLoss in
- * @revela/trainer, with labels that keep only those tokens.
+ * chunk — with the in-batch term under `weights` (null: off, i.e. W = 0): revelaLmLoss's pass 2 with
+ * labels that keep only those tokens.
  */
 function factLoss(
   lm: CausalLM,
@@ -235,7 +237,7 @@ function factLoss(
     .tidy(() => {
       const ids = batch.lmIds.dataSync();
       const [b, l] = batch.lmIds.shape;
-      const firstMentions = new Int32Array(b * l).fill(-100);
+      const firstMentions = new Int32Array(b * l).fill(IGNORE_INDEX);
       for (let r = 0; r < b; r++) {
         const seen = new Set<number>();
         for (let t = 0; t < l; t++) {
@@ -245,24 +247,7 @@ function factLoss(
         }
       }
       const labels = tf.tensor2d(firstMentions, [b, l], "int32");
-      let attentionTerm: AttentionTermFn | undefined;
-      if (weights) {
-        const { keys, values } = lm.keyValues(batch.lmIds, batch.lmMask);
-        const keyMask = tf.cast(batch.lmMask, "float32");
-        attentionTerm = ({ layer, queries }) =>
-          crossDocumentAttention(queries, keys[layer] as tf.Tensor4D, values[layer] as tf.Tensor4D, weights, {
-            implementation: loss.implementation,
-            keyPaddingMask: keyMask,
-            valueNorm: loss.valueNorm,
-          });
-      }
-      const out = lm.forward(batch.lmIds, batch.lmMask, {
-        computeLoss: true,
-        returnLogits: false,
-        labels,
-        ...(attentionTerm ? { attentionTerm } : {}),
-      });
-      return out.loss as tf.Scalar;
+      return revelaLmLoss(lm, batch, weights ?? tf.zeros([b, b]), loss, undefined, { labels }).pass2Loss;
     })
     .arraySync() as number;
 }

@@ -1,15 +1,14 @@
-import { frugalVariableGrads } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import { requireRngState, SeededRandom } from "../data/seededRandom.js";
 import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
-import { clipGradNorm } from "../optim/clipGradNorm.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
 import { paddedBatch } from "../revela/paddedBatch.js";
 import type { Embedder } from "../revela/revelaLoss.js";
-import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
 import type { CheckpointData } from "../run/checkpointData.js";
+import { type NamedVariables, namedTrainables } from "../run/namedTrainables.js";
+import { StepRunner } from "../run/stepRunner.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
 import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 
@@ -39,6 +38,7 @@ export interface ContrastiveTrainerOptions {
 export class ContrastiveTrainer implements Trainable<Batch> {
   readonly optimizer: AdamW;
   private readonly vars: NamedVariables;
+  private readonly runner: StepRunner;
   private rng: SeededRandom;
 
   constructor(readonly options: ContrastiveTrainerOptions) {
@@ -51,6 +51,12 @@ export class ContrastiveTrainer implements Trainable<Batch> {
     this.optimizer = new AdamW([{ name: "retriever", params: Object.values(this.vars), lr: o.lr }], {
       weightDecay: o.weightDecay,
       ...(o.schedule ? { schedule: o.schedule } : {}),
+    });
+    this.runner = new StepRunner({
+      optimizer: this.optimizer,
+      groups: { retriever: this.vars },
+      maxGradNorm: o.maxGradNorm,
+      where: "ContrastiveTrainer",
     });
     this.rng = SeededRandom.fromSeed(o.seed);
   }
@@ -78,21 +84,18 @@ export class ContrastiveTrainer implements Trainable<Batch> {
     const b = this.tensors(batch.chunks.map((c) => this.crop(c.text)));
     const n = batch.chunks.length;
     try {
-      const { value, grads } = frugalVariableGrads(() => {
+      const outcome = this.runner.run(() => {
         const ea = o.retriever.embed(a.ids, a.mask);
         const eb = o.retriever.embed(b.ids, b.mask);
         const logits = tf.div(tf.matMul(ea, eb, false, true), o.temperature); // [B, B]
         return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.range(0, n, 1, "int32"), n), logits) as tf.Scalar;
-      }, Object.values(this.vars));
-      const norm = o.maxGradNorm > 0 ? clipGradNorm(grads, o.maxGradNorm) : Number.NaN;
-      const loss = value.dataSync()[0] as number;
-      if (Number.isFinite(loss)) this.optimizer.step(grads);
-      tf.dispose([value, grads]);
+      });
       const tokens = (a.mask.sum().dataSync()[0] as number) + (b.mask.sum().dataSync()[0] as number);
       return {
-        loss,
+        loss: outcome.loss,
         lr: this.optimizer.learningRates().retriever ?? 0,
-        gradNorm: norm,
+        gradNorm: outcome.gradNorm,
+        skipped: outcome.skipped,
         tokensPerSecond: tokens / ((performance.now() - t0) / 1000),
       };
     } finally {
@@ -111,5 +114,6 @@ export class ContrastiveTrainer implements Trainable<Batch> {
 
   dispose(): void {
     this.optimizer.dispose();
+    this.runner.dispose();
   }
 }

@@ -1,15 +1,15 @@
-import { frugalVariableGrads, IGNORE_INDEX } from "@revela/kernels";
+import { IGNORE_INDEX } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
-import { clipGradNorm } from "../optim/clipGradNorm.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
 import { paddedBatch } from "../revela/paddedBatch.js";
 import type { BatchTokenizers } from "../revela/revelaBatch.js";
 import type { Embedder } from "../revela/revelaLoss.js";
-import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
 import type { CheckpointData } from "../run/checkpointData.js";
+import { type NamedVariables, namedTrainables } from "../run/namedTrainables.js";
+import { StepRunner } from "../run/stepRunner.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
 import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 
@@ -44,6 +44,7 @@ export interface ReplugTrainerOptions {
 export class ReplugTrainer implements Trainable<Batch> {
   readonly optimizer: AdamW;
   private readonly vars: NamedVariables;
+  private readonly runner: StepRunner;
 
   constructor(readonly options: ReplugTrainerOptions) {
     const o = options;
@@ -57,6 +58,12 @@ export class ReplugTrainer implements Trainable<Batch> {
     this.optimizer = new AdamW([{ name: "retriever", params: Object.values(this.vars), lr: o.lr }], {
       weightDecay: o.weightDecay,
       ...(o.schedule ? { schedule: o.schedule } : {}),
+    });
+    this.runner = new StepRunner({
+      optimizer: this.optimizer,
+      groups: { retriever: this.vars },
+      maxGradNorm: o.maxGradNorm,
+      where: "ReplugTrainer",
     });
   }
 
@@ -142,22 +149,19 @@ export class ReplugTrainer implements Trainable<Batch> {
       ),
     );
     try {
-      const { value, grads } = frugalVariableGrads(() => {
+      const outcome = this.runner.run(() => {
         const qe = o.retriever.embed(qIds, qMask);
         const pe = o.retriever.embed(pIds, pMask);
         const cos = tf.matMul(tf.div(qe, tf.norm(qe, 2, 1, true)), tf.div(pe, tf.norm(pe, 2, 1, true)), false, true);
         const logP = tf.logSoftmax(tf.add(tf.div(cos, o.temperature), diagonal));
         // KL(Q‖P) = Σ Q (log Q − log P); log Q is constant, so only −Σ Q log P carries gradient.
         return tf.neg(tf.mean(tf.sum(tf.mul(target, logP), 1))) as tf.Scalar;
-      }, Object.values(this.vars));
-      const norm = o.maxGradNorm > 0 ? clipGradNorm(grads, o.maxGradNorm) : Number.NaN;
-      const loss = value.dataSync()[0] as number;
-      if (Number.isFinite(loss)) this.optimizer.step(grads);
-      tf.dispose([value, grads]);
+      });
       return {
-        loss,
+        loss: outcome.loss,
         lr: this.optimizer.learningRates().retriever ?? 0,
-        gradNorm: norm,
+        gradNorm: outcome.gradNorm,
+        skipped: outcome.skipped,
         secondsPerStep: (performance.now() - t0) / 1000,
       };
     } finally {
@@ -175,5 +179,6 @@ export class ReplugTrainer implements Trainable<Batch> {
 
   dispose(): void {
     this.optimizer.dispose();
+    this.runner.dispose();
   }
 }

@@ -1,13 +1,12 @@
-import { frugalVariableGrads } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
-import { clipGradNorm } from "../optim/clipGradNorm.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
 import { paddedBatch } from "../revela/paddedBatch.js";
-import { type NamedVariables, namedTrainables } from "../revela/revelaTrainer.js";
 import type { CheckpointData } from "../run/checkpointData.js";
+import { type NamedVariables, namedTrainables } from "../run/namedTrainables.js";
+import { StepRunner } from "../run/stepRunner.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
 import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 
@@ -33,6 +32,7 @@ export interface LanguageModelTrainerOptions {
 export class LanguageModelTrainer implements Trainable<Batch> {
   readonly optimizer: AdamW;
   private readonly vars: NamedVariables;
+  private readonly runner: StepRunner;
 
   constructor(readonly options: LanguageModelTrainerOptions) {
     if (!Number.isInteger(options.maxTokens) || options.maxTokens < 2) {
@@ -43,6 +43,12 @@ export class LanguageModelTrainer implements Trainable<Batch> {
       weightDecay: options.weightDecay,
       ...(options.schedule ? { schedule: options.schedule } : {}),
     });
+    this.runner = new StepRunner({
+      optimizer: this.optimizer,
+      groups: { lm: this.vars },
+      maxGradNorm: options.maxGradNorm,
+      where: "LanguageModelTrainer",
+    });
   }
 
   async step(batch: Batch): Promise<StepMetrics> {
@@ -51,19 +57,15 @@ export class LanguageModelTrainer implements Trainable<Batch> {
     const seqs = batch.chunks.map((c) => [...o.encode(c.text).slice(0, o.maxTokens - 1), o.eosTokenId]);
     const { ids: idsT, mask: maskT } = paddedBatch(seqs, o.padTokenId);
     try {
-      const { value, grads } = frugalVariableGrads(
+      const outcome = this.runner.run(
         () => o.lm.forward(idsT, maskT, { computeLoss: true, returnLogits: false }).loss as tf.Scalar,
-        Object.values(this.vars),
       );
-      const norm = o.maxGradNorm > 0 ? clipGradNorm(grads, o.maxGradNorm) : Number.NaN;
-      const loss = value.dataSync()[0] as number;
-      if (Number.isFinite(loss)) this.optimizer.step(grads);
-      tf.dispose([value, grads]);
       const tokens = seqs.reduce((s, x) => s + x.length, 0);
       return {
-        loss,
+        loss: outcome.loss,
         lr: this.optimizer.learningRates().lm ?? 0,
-        gradNorm: norm,
+        gradNorm: outcome.gradNorm,
+        skipped: outcome.skipped,
         tokensPerSecond: tokens / ((performance.now() - t0) / 1000),
       };
     } finally {
@@ -81,5 +83,6 @@ export class LanguageModelTrainer implements Trainable<Batch> {
 
   dispose(): void {
     this.optimizer.dispose();
+    this.runner.dispose();
   }
 }

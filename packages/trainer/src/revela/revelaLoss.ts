@@ -77,7 +77,7 @@ export function revelaLoss(
   });
   // W comes from a softmax, whose backward multiplies dL/dW_ij by W_ij: the pairs with W_ij = 0 (all
   // but about B of B² at τ = 1e-4) need no gradient, and streaming then skips them.
-  return { ...revelaLmLoss(lm, batch, weights, options, training, "support"), weights };
+  return { ...revelaLmLoss(lm, batch, weights, options, training, { weightGradient: "support" }), weights };
 }
 
 /** Each forward pass of a batch draws its own LoRA dropout masks (as four separate PyTorch forwards would). */
@@ -85,10 +85,25 @@ function dropoutFor(training: RevelaTrainingMode | undefined, pass: number): { t
   return training ? { training: { dropoutSeed: tfSeed(training.seed, pass) } } : {};
 }
 
+/** What revelaLmLoss can do beyond the training objective. */
+export interface RevelaLmLossExtras {
+  /**
+   * "support" computes dL/dW only where W ≠ 0 (see crossDocumentAttention): enough when W comes
+   * from a softmax. Default "all".
+   */
+  weightGradient?: WeightGradient;
+  /**
+   * Per-token labels [B, L] int32 in place of the inputs (IGNORE_INDEX, −100, where a token is not
+   * scored; shifted by one as the inputs are): the loss on chosen tokens only, e.g. those only the
+   * in-batch term can predict. Both passes use them.
+   */
+  labels?: tf.Tensor2D;
+}
+
 /**
  * Steps 2–4 for given document weights W [B, B]: the LM's two passes and the loss. The retriever
- * enters only through W, which is why it learns only through W. `weightGradient` "support" computes
- * dL/dW only where W ≠ 0 (see crossDocumentAttention): enough when W comes from a softmax.
+ * enters only through W, which is why it learns only through W. A W of zeros gives pass 2 without
+ * the in-batch term (every cross-document contribution is weighted 0).
  */
 export function revelaLmLoss(
   lm: CausalLM,
@@ -96,9 +111,24 @@ export function revelaLmLoss(
   weights: tf.Tensor,
   options: RevelaLossOptions,
   training?: RevelaTrainingMode,
-  weightGradient: WeightGradient = "all",
+  extras: RevelaLmLossExtras = {},
 ): Omit<RevelaLossResult, "weights"> {
   const b = batch.lmIds.shape[0] as number;
+  const { weightGradient = "all", labels } = extras;
+  if (labels !== undefined) {
+    const [lb, ll] = batch.lmIds.shape;
+    if (
+      !(labels instanceof tf.Tensor) ||
+      labels.dtype !== "int32" ||
+      labels.rank !== 2 ||
+      labels.shape[0] !== lb ||
+      labels.shape[1] !== ll
+    )
+      throw new Error(
+        `revelaLmLoss: extras.labels must be an int32 tensor [${lb}, ${ll}] (the LM batch's shape), got ${labels instanceof tf.Tensor ? `${labels.dtype} [${labels.shape.join(", ")}]` : typeof labels}`,
+      );
+  }
+  const scored = labels ? { labels } : {};
   const pass1Mode = dropoutFor(training, 3);
   // Without dualLoss, pass 1 is read only through its keys and values: stop there.
   const pass1: { keys?: tf.Tensor4D[]; values?: tf.Tensor4D[]; loss?: tf.Scalar } = options.dualLoss
@@ -106,6 +136,7 @@ export function revelaLmLoss(
         returnKeyValues: true,
         returnLogits: false,
         computeLoss: true,
+        ...scored,
         ...pass1Mode,
       })
     : lm.keyValues(batch.lmIds, batch.lmMask, pass1Mode);
@@ -119,6 +150,7 @@ export function revelaLmLoss(
     ...dropoutFor(training, 4),
     computeLoss: true,
     returnLogits: false,
+    ...scored,
     attentionTerm: ({ layer, queries }) =>
       crossDocumentAttention(queries, keys[layer] as tf.Tensor4D, values[layer] as tf.Tensor4D, weights, {
         implementation: options.implementation,

@@ -1,13 +1,13 @@
 import { documentWeights } from "@revela/inbatch-attention";
-import { frugalVariableGrads, tfSeed } from "@revela/kernels";
+import { tfSeed } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
 import { AdamW } from "../optim/adamW.js";
-import { clipGradNorm } from "../optim/clipGradNorm.js";
-import { GradientAccumulator } from "../optim/gradientAccumulator.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
-import { type CheckpointData, requireTensorRecord } from "../run/checkpointData.js";
+import type { CheckpointData } from "../run/checkpointData.js";
+import { type NamedVariables, namedTrainables } from "../run/namedTrainables.js";
+import { StepRunner } from "../run/stepRunner.js";
 import type { StepMetrics, Trainable } from "../run/trainable.js";
 import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
 import { type BatchTokenizers, buildRevelaBatch, disposeRevelaBatch } from "./revelaBatch.js";
@@ -57,15 +57,11 @@ export interface RevelaTrainerOptions {
  * applies AdamW (separate learning rates for retriever and LM, global clipping) to the retriever's
  * and (unless frozen) the LM's trainable variables.
  */
-/** Variables under checkpoint-stable names (tfjs names come from a process-wide counter). */
-export type NamedVariables = Record<string, tf.Variable>;
-
 export class RevelaTrainer implements Trainable<Batch> {
   readonly optimizer: AdamW;
   private readonly retrieverVars: NamedVariables;
   private readonly lmVars: NamedVariables;
-  private readonly accumulator = new GradientAccumulator();
-  private readonly accumulationSteps: number;
+  private readonly runner: StepRunner;
   /** Batches seen (the dropout masks' counter; checkpointed). */
   private batches = 0;
 
@@ -82,8 +78,8 @@ export class RevelaTrainer implements Trainable<Batch> {
       if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
         throw new Error(`RevelaTrainer: ${name} must be a finite number ≥ 0, got ${String(v)}`);
     }
-    this.accumulationSteps = o.accumulationSteps ?? 1;
-    if (!Number.isInteger(this.accumulationSteps) || this.accumulationSteps < 1)
+    const accumulationSteps = o.accumulationSteps ?? 1;
+    if (!Number.isInteger(accumulationSteps) || accumulationSteps < 1)
       throw new Error(`RevelaTrainer: accumulationSteps must be an integer ≥ 1, got ${String(o.accumulationSteps)}`);
     if (o.seed !== undefined && !Number.isSafeInteger(o.seed))
       throw new Error(`RevelaTrainer: seed must be an integer, got ${String(o.seed)}`);
@@ -100,6 +96,13 @@ export class RevelaTrainer implements Trainable<Batch> {
       groups.push({ name: "retriever", params: Object.values(this.retrieverVars), lr: o.retrieverLr });
     if (!o.freezeLm) groups.push({ name: "lm", params: Object.values(this.lmVars), lr: o.lmLr });
     this.optimizer = new AdamW(groups, { weightDecay: o.weightDecay, ...(o.schedule ? { schedule: o.schedule } : {}) });
+    this.runner = new StepRunner({
+      optimizer: this.optimizer,
+      groups: { retriever: this.retrieverVars, lm: this.lmVars },
+      maxGradNorm: o.maxGradNorm,
+      accumulationSteps,
+      where: "RevelaTrainer",
+    });
   }
 
   /**
@@ -115,43 +118,25 @@ export class RevelaTrainer implements Trainable<Batch> {
       o.tokenizers,
       o.maxLmTokens,
     );
-    const vars = [...Object.values(this.retrieverVars), ...Object.values(this.lmVars)];
-    const allVars = { ...this.retrieverVars, ...this.lmVars };
     const training = { seed: tfSeed(o.seed ?? 0, this.batches) };
-    // Kept out of variableGrads' scope for the metrics.
+    // Kept out of the gradient's scope for the metrics.
     const kept: { weights?: tf.Tensor; pass2Loss?: tf.Tensor } = {};
     try {
-      const { value, grads } = frugalVariableGrads(() => {
+      const outcome = this.runner.run(() => {
         if (o.weightsFrom === "sameDocument") {
           const weights = sameDocumentWeights(batch.chunks.map((c) => c.docId));
           const r = revelaLmLoss(o.lm, tensors, weights, o.loss, training);
           kept.weights = tf.keep(weights);
-          kept.pass2Loss = tf.keep(r.pass2Loss);
+          kept.pass2Loss = keepPass2(r);
           return r.loss;
         }
         const r = revelaLoss(o.retriever, o.lm, tensors, o.loss, training);
         kept.weights = tf.keep(r.weights);
-        kept.pass2Loss = tf.keep(r.pass2Loss);
+        kept.pass2Loss = keepPass2(r);
         return r.loss;
-      }, vars);
+      });
       this.batches++;
-      const retrieverGradNorm = gradNorm(grads, this.retrieverVars);
-      const batchGradNorm = gradNorm(grads, allVars);
-      const loss = value.dataSync()[0] as number;
-      // Without dualLoss the pass-2 loss is `value` itself: read it before disposing.
       const pass2Loss = (kept.pass2Loss as tf.Tensor).dataSync()[0] as number;
-      const finite = Number.isFinite(loss) && Number.isFinite(batchGradNorm);
-      if (finite) this.accumulator.add(grads);
-      tf.dispose([value, grads]);
-      // The update's gradient norm (before clipping); NaN on batches that only accumulate.
-      let updateGradNorm = Number.NaN;
-      if (this.accumulator.count >= this.accumulationSteps) {
-        const mean = this.accumulator.average();
-        this.accumulator.reset();
-        updateGradNorm = o.maxGradNorm > 0 ? clipGradNorm(mean, o.maxGradNorm) : gradNorm(mean, allVars);
-        if (Number.isFinite(updateGradNorm)) this.optimizer.step(mean);
-        tf.dispose(mean);
-      }
       const w = (kept.weights as tf.Tensor).dataSync();
       const stats = weightStats(
         w,
@@ -162,15 +147,15 @@ export class RevelaTrainer implements Trainable<Batch> {
       const lrs = this.optimizer.learningRates();
       const seconds = (performance.now() - t0) / 1000;
       return {
-        loss,
+        loss: outcome.loss,
         pass2Loss,
         lr: lrs.lm ?? lrs.retriever ?? 0,
         retrieverLr: lrs.retriever ?? 0,
-        gradNorm: this.accumulationSteps === 1 ? updateGradNorm : batchGradNorm,
-        updateGradNorm,
-        retrieverGradNorm,
-        skipped: finite ? 0 : 1,
-        updates: this.optimizer.stepCount,
+        gradNorm: outcome.gradNorm,
+        updateGradNorm: outcome.updateGradNorm,
+        retrieverGradNorm: outcome.groupGradNorms.retriever ?? 0,
+        skipped: outcome.skipped,
+        updates: outcome.updates,
         tokensPerSecond: tensors.lmTokens / seconds,
         meanMaxWeight: stats.meanMaxWeight,
         weightEntropy: stats.meanEntropy,
@@ -212,51 +197,34 @@ export class RevelaTrainer implements Trainable<Batch> {
 
   /** Weights, optimizer, the batch counter and — mid-accumulation — the gradient sums so far. */
   async exportState(): Promise<CheckpointData> {
-    const sums = this.accumulator.exportSums();
+    const pending = this.runner.exportState();
     const data = exportTrainerState({ ...this.retrieverVars, ...this.lmVars }, this.optimizer, {
       revelaBatches: this.batches,
-      accumulated: sums.count,
+      ...pending.state,
     });
-    // The sums are keyed by tfjs variable names (a process-wide counter): store them under stable ones.
-    for (const [stable, v] of Object.entries({ ...this.retrieverVars, ...this.lmVars })) {
-      const record = sums.tensors[v.name];
-      if (record) data.tensors[`accumulator/${stable}`] = record;
-    }
+    Object.assign(data.tensors, pending.tensors);
     return data;
   }
 
   async importState(data: CheckpointData): Promise<void> {
     const where = "RevelaTrainer.importState";
-    const allVars = { ...this.retrieverVars, ...this.lmVars };
-    importTrainerState(allVars, this.optimizer, data, where);
+    importTrainerState({ ...this.retrieverVars, ...this.lmVars }, this.optimizer, data, where);
     const batches = data.state.revelaBatches ?? 0;
-    const accumulated = data.state.accumulated ?? 0;
     if (!Number.isInteger(batches) || (batches as number) < 0)
       throw new Error(`${where}: state.revelaBatches must be a non-negative integer, got ${JSON.stringify(batches)}`);
-    if (
-      !Number.isInteger(accumulated) ||
-      (accumulated as number) < 0 ||
-      (accumulated as number) >= this.accumulationSteps
-    )
-      throw new Error(
-        `${where}: state.accumulated must be an integer in [0, ${this.accumulationSteps}) (accumulationSteps), got ${JSON.stringify(accumulated)}`,
-      );
+    this.runner.importState(data, where);
     this.batches = batches as number;
-    const sums: Record<string, { shape: number[]; data: Float32Array }> = {};
-    if ((accumulated as number) > 0) {
-      // Gradients are keyed by tfjs variable names, which differ between processes: map via stable names.
-      for (const [stable, v] of Object.entries(allVars)) {
-        const record = data.tensors[`accumulator/${stable}`];
-        if (record) sums[v.name] = requireTensorRecord(record, `${where}: tensor "accumulator/${stable}"`);
-      }
-    }
-    this.accumulator.importSums({ count: accumulated as number, tensors: sums });
   }
 
   dispose(): void {
     this.optimizer.dispose();
-    this.accumulator.dispose();
+    this.runner.dispose();
   }
+}
+
+/** The pass-2 loss outlives the step's gradient scope; without dualLoss it is the loss itself, which that scope frees. */
+function keepPass2(r: { loss: tf.Scalar; pass2Loss: tf.Scalar }): tf.Scalar {
+  return tf.keep(r.pass2Loss === r.loss ? r.loss.clone() : r.pass2Loss);
 }
 
 /** W [B, B] spread evenly over each chunk's other chunks of the same document; rows with none are 0. */
@@ -269,26 +237,4 @@ export function sameDocumentWeights(docIds: readonly string[]): tf.Tensor2D {
     for (const j of siblings) w[i * b + j] = 1 / siblings.length;
   }
   return tf.tensor2d(w, [b, b]);
-}
-
-/** Trainable variables of a model under checkpoint-stable names: `<prefix>/<HF name or LoRA module>`. */
-export function namedTrainables(prefix: string, model: CausalLM): NamedVariables {
-  const out: NamedVariables = {};
-  if (model.lora.size) {
-    for (const [module, adapter] of model.lora) {
-      out[`${prefix}/${module}.lora_A`] = adapter.a;
-      out[`${prefix}/${module}.lora_B`] = adapter.b;
-    }
-  } else {
-    for (const [name, v] of model.params) out[`${prefix}/${name}`] = v;
-  }
-  return out;
-}
-
-function gradNorm(grads: tf.NamedTensorMap, vars: NamedVariables): number {
-  const gs = Object.values(vars)
-    .map((v) => grads[v.name])
-    .filter((g): g is tf.Tensor => g !== undefined);
-  if (!gs.length) return 0;
-  return tf.tidy(() => tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0] as number);
 }

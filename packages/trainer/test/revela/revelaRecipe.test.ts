@@ -7,7 +7,8 @@ import { AdamW } from "../../src/optim/adamW.js";
 import { clipGradNorm } from "../../src/optim/clipGradNorm.js";
 import { buildRevelaBatch, disposeRevelaBatch } from "../../src/revela/revelaBatch.js";
 import { type RevelaLossOptions, revelaLoss } from "../../src/revela/revelaLoss.js";
-import { namedTrainables, RevelaTrainer, sameDocumentWeights } from "../../src/revela/revelaTrainer.js";
+import { RevelaTrainer, sameDocumentWeights } from "../../src/revela/revelaTrainer.js";
+import { namedTrainables } from "../../src/run/namedTrainables.js";
 import { TEXT_BATCH, TEXTS, tinySetup } from "../support/tinyModels.js";
 
 beforeAll(async () => {

@@ -8,7 +8,8 @@ import type * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ConsecutiveBatcher } from "../../src/data/consecutiveBatcher.js";
 import { LrSchedule } from "../../src/optim/lrSchedule.js";
-import { namedTrainables, RevelaTrainer } from "../../src/revela/revelaTrainer.js";
+import { RevelaTrainer } from "../../src/revela/revelaTrainer.js";
+import { namedTrainables } from "../../src/run/namedTrainables.js";
 import { runTraining } from "../../src/run/runTraining.js";
 import { TEXT_BATCH, tinySetup } from "../support/tinyModels.js";
 

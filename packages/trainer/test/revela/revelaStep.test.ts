@@ -1,10 +1,11 @@
 import { documentWeights } from "@revela/inbatch-attention";
-import { initBackend } from "@revela/kernels";
+import { IGNORE_INDEX, initBackend } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildRevelaBatch, disposeRevelaBatch } from "../../src/revela/revelaBatch.js";
 import { type RevelaLossOptions, revelaLmLoss, revelaLoss } from "../../src/revela/revelaLoss.js";
-import { namedTrainables, RevelaTrainer } from "../../src/revela/revelaTrainer.js";
+import { RevelaTrainer } from "../../src/revela/revelaTrainer.js";
+import { namedTrainables } from "../../src/run/namedTrainables.js";
 import { TEXT_BATCH, TEXTS, tinySetup } from "../support/tinyModels.js";
 
 beforeAll(async () => {
@@ -121,5 +122,47 @@ describe("the Revela step", () => {
     await trainer.step(batch);
     expect(tf.memory().numTensors).toBe(before);
     trainer.dispose();
+  });
+
+  it("revelaLmLoss with labels scores only the labelled tokens; W = 0 is pass 2 without the in-batch term", () => {
+    const { lm, tokenizers } = tinySetup(4);
+    const tensors = buildRevelaBatch(TEXTS, tokenizers, 32);
+    const [b, l] = tensors.lmIds.shape as [number, number];
+    const ids = tensors.lmIds.arraySync() as number[][];
+    const mask = tensors.lmMask.arraySync() as number[][];
+    // Every real token as a label is the default; every third one is a subset.
+    const all = ids.map((row, r) => row.map((id, t) => ((mask[r] as number[])[t] ? id : IGNORE_INDEX)));
+    const some = all.map((row) => row.map((id, t) => (t % 3 === 1 ? id : IGNORE_INDEX)));
+    const allT = tf.tensor2d(all, [b, l], "int32");
+    const someT = tf.tensor2d(some, [b, l], "int32");
+    const uniform = tf.tidy(() => tf.div(tf.sub(tf.ones([b, b]), tf.eye(b)), b - 1));
+    const zero = tf.zeros([b, b]);
+    const read = (t: tf.Tensor) => t.dataSync()[0] as number;
+    const loss = (w: tf.Tensor, labels?: tf.Tensor2D) =>
+      tf.tidy(() => read(revelaLmLoss(lm, tensors, w, lossOptions, undefined, labels ? { labels } : {}).loss));
+    expect(loss(uniform, allT)).toBe(loss(uniform));
+    expect(Math.abs(loss(uniform, someT) - loss(uniform))).toBeGreaterThan(1e-3);
+    // With W = 0 the labelled loss is the plain LM's mean −log p over the labelled tokens, shifted by one.
+    const logits = lm.forward(tensors.lmIds, tensors.lmMask).logits as tf.Tensor3D;
+    const logProbs = tf.tidy(() => tf.logSoftmax(logits).arraySync() as number[][][]);
+    let sum = 0;
+    let n = 0;
+    for (let r = 0; r < b; r++) {
+      for (let t = 1; t < l; t++) {
+        const y = (some[r] as number[])[t] as number;
+        if (y === IGNORE_INDEX) continue;
+        sum -= ((logProbs[r] as number[][])[t - 1] as number[])[y] as number;
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(3);
+    expect(loss(zero, someT)).toBeCloseTo(sum / n, 5);
+    expect(() =>
+      revelaLmLoss(lm, tensors, zero, lossOptions, undefined, { labels: tf.zeros([b, l]) as tf.Tensor2D }),
+    ).toThrow(
+      /revelaLmLoss: extras\.labels must be an int32 tensor \[\d+, \d+\] \(the LM batch's shape\), got float32/,
+    );
+    tf.dispose([allT, someT, uniform, zero, logits]);
+    disposeRevelaBatch(tensors);
   });
 });
