@@ -1,9 +1,9 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/cli.ts"],
+  entry: ["src/index.ts", "src/checks.ts", "src/cli.ts"],
   format: ["esm", "cjs"],
-  dts: { entry: "src/index.ts" },
+  dts: { entry: ["src/index.ts", "src/checks.ts"] },
   sourcemap: true,
   clean: true,
   shims: true,

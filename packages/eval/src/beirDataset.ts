@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { DataFormatError } from "./dataFormatError.js";
-import { InvalidUtf8Lines, readLines } from "./readLines.js";
+import { DataFormatError, InvalidUtf8Lines, readLines } from "@revela/text-data";
 import type { Qrels } from "./run.js";
 
 /** A corpus document; BEIR retrievers see `title` and `text`. */

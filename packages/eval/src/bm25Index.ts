@@ -1,7 +1,6 @@
-import winkBm25 from "wink-bm25-text-search";
+import { type Bm25Engine, createBm25Engine, englishAnalyzer } from "@revela/text-data";
 import type { BeirDocument } from "./beirDataset.js";
 import { documentList } from "./documentList.js";
-import { englishAnalyzer } from "./englishAnalyzer.js";
 import { checkQueries, type RetrieveOptions } from "./retrieveOptions.js";
 import type { Hit, Run } from "./run.js";
 import { compareTrecOrder } from "./trecOrder.js";
@@ -28,9 +27,9 @@ export class Bm25Index {
   readonly k1: number;
   readonly b: number;
   readonly size: number;
-  private readonly engine: ReturnType<typeof winkBm25>;
+  private readonly engine: Bm25Engine;
 
-  private constructor(engine: ReturnType<typeof winkBm25>, k1: number, b: number, size: number) {
+  private constructor(engine: Bm25Engine, k1: number, b: number, size: number) {
     this.engine = engine;
     this.k1 = k1;
     this.b = b;
@@ -47,7 +46,7 @@ export class Bm25Index {
     // wink's consolidate() refuses fewer than three documents.
     if (docs.length < 3) throw new Error(`Bm25Index.build: need at least 3 documents, got ${docs.length}`);
 
-    const engine = winkBm25();
+    const engine = createBm25Engine();
     engine.defineConfig({ fldWeights: { title: 1, text: 1 }, bm25Params: { k1, b, k: 1 } });
     engine.definePrepTasks([options.analyzer ?? englishAnalyzer()]);
     let done = 0;

@@ -2,6 +2,9 @@
  * @revela/eval — BEIR data, trec_eval-exact IR metrics, BM25, dense and hybrid retrieval evaluation.
  * This file is the package's whole public API.
  */
+
+// The shared text layer, re-exported: eval users catch its errors and tune its analyzer.
+export { type AnalyzerOptions, DataFormatError, ENGLISH_STOPWORDS, englishAnalyzer } from "@revela/text-data";
 export {
   type BeirDataset,
   type BeirDocument,
@@ -13,10 +16,8 @@ export {
 } from "./beirDataset.js";
 export { Bm25Index, type Bm25Options } from "./bm25Index.js";
 export { compareRuns, formatComparisonMarkdown, type RunComparison } from "./compareRuns.js";
-export { DataFormatError } from "./dataFormatError.js";
 export { type DenseRetrieveOptions, denseRetrieve } from "./denseRetrieve.js";
 export type { Embedding, Encoder } from "./encoder.js";
-export { type AnalyzerOptions, ENGLISH_STOPWORDS, englishAnalyzer } from "./englishAnalyzer.js";
 export {
   DEFAULT_CUTOFFS,
   type EvaluateOptions,

@@ -1,7 +1,6 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { DataFormatError } from "./dataFormatError.js";
-import { readLines } from "./readLines.js";
+import { DataFormatError, readLines } from "@revela/text-data";
 import { checkHits, type Hit, type Run } from "./run.js";
 import { inTrecOrder } from "./trecOrder.js";
 

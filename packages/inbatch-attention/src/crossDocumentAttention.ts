@@ -1,3 +1,4 @@
+import { formatShape, requireRank, requireShape } from "@revela/kernels/checks";
 import * as tf from "@tensorflow/tfjs";
 import { denseCrossAttention } from "./denseCrossAttention.js";
 import { type DropoutOptions, validateDropout } from "./dropoutMask.js";
@@ -5,7 +6,7 @@ import type { CrossAttentionProblem } from "./problem.js";
 import { streamingCrossAttention } from "./streamingCrossAttention.js";
 import { supportGradient } from "./supportGradient.js";
 import { topkCrossAttention } from "./topkCrossAttention.js";
-import { formatShape, readBinaryMask, requireInteger, requireRank, requireShape, requireTensor } from "./validate.js";
+import { readBinaryMask, requireFloat32, requireInteger } from "./validate.js";
 
 export const IMPLEMENTATIONS = ["dense", "streaming", "topk"] as const;
 export type CrossAttentionImplementation = (typeof IMPLEMENTATIONS)[number];
@@ -57,10 +58,10 @@ export function crossDocumentAttention(
   options: CrossDocumentAttentionOptions = {},
 ): tf.Tensor4D {
   if (options === null || typeof options !== "object") throw new Error(`${OP}: options must be an object`);
-  requireTensor(OP, "q", q);
-  requireTensor(OP, "k", k);
-  requireTensor(OP, "v", v);
-  requireTensor(OP, "weights", weights);
+  requireFloat32(OP, "q", q);
+  requireFloat32(OP, "k", k);
+  requireFloat32(OP, "v", v);
+  requireFloat32(OP, "weights", weights);
   requireRank(OP, "q", q, 4, "[B, H, L, D]");
   requireRank(OP, "k", k, 4, "[B, Hkv, L, D]");
   requireRank(OP, "weights", weights, 2, "[B, B]");
@@ -84,14 +85,14 @@ export function crossDocumentAttention(
   const topK = implementation === "topk" ? requireInteger(OP, "topK", options.topK ?? Math.min(2, b), 1, b) : 0;
   let keyMask: Float32Array | null = null;
   if (options.keyPaddingMask !== undefined) {
-    requireTensor(OP, "keyPaddingMask", options.keyPaddingMask);
+    requireFloat32(OP, "keyPaddingMask", options.keyPaddingMask);
     requireShape(OP, "keyPaddingMask", options.keyPaddingMask, [b, l], `([B, L] for q ${formatShape(q.shape)})`);
     keyMask = readBinaryMask(OP, "keyPaddingMask", options.keyPaddingMask);
     if (keyMask.every((x) => x === 1)) keyMask = null;
   }
   let queryMask: Float32Array | null = null;
   if (options.queryMask !== undefined) {
-    requireTensor(OP, "queryMask", options.queryMask);
+    requireFloat32(OP, "queryMask", options.queryMask);
     requireShape(OP, "queryMask", options.queryMask, [b, l], `([B, L] for q ${formatShape(q.shape)})`);
     queryMask = readBinaryMask(OP, "queryMask", options.queryMask);
   }

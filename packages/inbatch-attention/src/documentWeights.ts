@@ -1,8 +1,9 @@
+import { formatShape, requireRank, requireShape } from "@revela/kernels/checks";
 import * as tf from "@tensorflow/tfjs";
 import { roundTensorToBfloat16 } from "./bfloat16.js";
 import { safeL2Norm } from "./safeL2Norm.js";
 import { selectTopK } from "./selectTopK.js";
-import { formatShape, requireInteger, requireRank, requireShape, requireTensor } from "./validate.js";
+import { requireFloat32, requireInteger } from "./validate.js";
 
 export interface DocumentWeightsOptions {
   /** Softmax temperature τ. Default 1e-4 (the paper), which makes W nearly one-hot. */
@@ -37,8 +38,8 @@ export function documentWeights(
   options: DocumentWeightsOptions = {},
 ): tf.Tensor2D {
   if (options === null || typeof options !== "object") throw new Error(`${OP}: options must be an object`);
-  requireTensor(OP, "queryEmb", queryEmb);
-  requireTensor(OP, "passageEmb", passageEmb);
+  requireFloat32(OP, "queryEmb", queryEmb);
+  requireFloat32(OP, "passageEmb", passageEmb);
   requireRank(OP, "queryEmb", queryEmb, 2, "[B, D]");
   requireShape(OP, "passageEmb", passageEmb, queryEmb.shape, `(must match queryEmb ${formatShape(queryEmb.shape)})`);
   const { temperature = 1e-4, excludeDiagonal = true } = options;

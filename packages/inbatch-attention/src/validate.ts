@@ -1,40 +1,13 @@
-import * as tf from "@tensorflow/tfjs";
+import { formatShape, requireDtype, requireTensor } from "@revela/kernels/checks";
+import type * as tf from "@tensorflow/tfjs";
 
-/** Input checks shared by the ops: every message names the op, the argument and the shapes involved. */
+/** The in-batch attention checks beyond the kernels' shape checks: every message names the op and the argument. */
 
-export const formatShape = (shape: readonly number[]): string => `[${shape.join(", ")}]`;
-
-export function requireTensor(op: string, name: string, value: unknown): tf.Tensor {
-  if (!(value instanceof tf.Tensor)) {
-    const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-    throw new Error(`${op}: ${name} must be a tf.Tensor, got ${got}`);
-  }
-  if (value.isDisposed) throw new Error(`${op}: ${name} (shape ${formatShape(value.shape)}) has been disposed`);
-  if (value.dtype !== "float32") {
-    throw new Error(`${op}: ${name} must be float32, got ${value.dtype} (shape ${formatShape(value.shape)})`);
-  }
-  return value;
-}
-
-export function requireRank(op: string, name: string, t: tf.Tensor, rank: number, layout: string): void {
-  if (t.rank !== rank) {
-    throw new Error(`${op}: ${name} must have rank ${rank} ${layout}, got shape ${formatShape(t.shape)}`);
-  }
-}
-
-/** `expected` entries that are null match any size; `context` says where the expected sizes come from. */
-export function requireShape(
-  op: string,
-  name: string,
-  t: tf.Tensor,
-  expected: readonly (number | null)[],
-  context: string,
-): void {
-  const ok = t.rank === expected.length && expected.every((e, i) => e === null || e === t.shape[i]);
-  if (!ok) {
-    const want = `[${expected.map((e) => (e === null ? "*" : e)).join(", ")}]`;
-    throw new Error(`${op}: ${name} must have shape ${want} ${context}, got ${formatShape(t.shape)}`);
-  }
+/** A live float32 tensor: the in-batch attention ops compute in float32 only. */
+export function requireFloat32(op: string, name: string, value: unknown): tf.Tensor {
+  const t = requireTensor(op, name, value);
+  requireDtype(op, name, t, "float32");
+  return t;
 }
 
 /**

@@ -2,12 +2,14 @@
  * @revela/trainer — corpus → chunks → batches, the Revela training step, baselines and resumable
  * runs. This file is the package's whole public API.
  */
+
+// Corpus readers throw it (strict mode): callers catch it from here.
+export { DataFormatError } from "@revela/text-data";
 export { ContrastiveTrainer, type ContrastiveTrainerOptions } from "./baselines/contrastiveTrainer.js";
 export { ReplugTrainer, type ReplugTrainerOptions } from "./baselines/replugTrainer.js";
 export { Bm25NeighbourBatcher, type Bm25NeighbourBatcherOptions } from "./data/bm25NeighbourBatcher.js";
 export { type ChunkOptions, chunkCorpus, chunkDocument } from "./data/chunkDocument.js";
 export { type BatcherOptions, ConsecutiveBatcher } from "./data/consecutiveBatcher.js";
-export { CorpusFormatError } from "./data/corpusFormatError.js";
 export { epochBatchSizes } from "./data/epochLayout.js";
 export { InBatchBm25 } from "./data/inBatchBm25.js";
 export { type BeirCorpusOptions, readBeirCorpus } from "./data/readBeirCorpus.js";

@@ -1,4 +1,4 @@
-import bm25 from "wink-bm25-text-search";
+import { type Bm25Engine, createBm25Engine } from "@revela/text-data";
 import { bm25Terms } from "./bm25Terms.js";
 import type { BatcherOptions } from "./consecutiveBatcher.js";
 
@@ -14,8 +14,6 @@ export interface Bm25NeighbourBatcherOptions extends BatcherOptions {
 import { batcherFingerprint, epochBatchSizes, requireBatcherInputs, requireBatcherState } from "./epochLayout.js";
 import { SeededRandom } from "./seededRandom.js";
 import type { Batch, BatcherState, BatchSource, Chunk, RngState } from "./types.js";
-
-type Engine = ReturnType<typeof bm25>;
 
 /**
  * Topical batches from lexical neighbours: each batch is a random seed chunk plus its top-(B − 1)
@@ -35,7 +33,7 @@ export class Bm25NeighbourBatcher implements BatchSource<Batch> {
   private readonly sizes: number[];
   private readonly fingerprint: string;
   /** Absent when there are fewer than 3 chunks, the least wink-bm25 can index; batches are then random. */
-  private readonly engine: Engine | undefined;
+  private readonly engine: Bm25Engine | undefined;
   private readonly otherDocuments: boolean;
   private epoch = 0;
   private position = 0;
@@ -61,7 +59,7 @@ export class Bm25NeighbourBatcher implements BatchSource<Batch> {
     this.batchesPerEpoch = this.sizes.length;
     this.fingerprint = batcherFingerprint(this.otherDocuments ? "bm25-other-docs" : "bm25", batchSize, chunks);
     if (chunks.length >= 3) {
-      const engine = bm25();
+      const engine = createBm25Engine();
       engine.defineConfig({ fldWeights: { text: 1 }, bm25Params: { k1: 1.2, b: 0.75, k: 1 }, ovFldNames: ["n"] });
       engine.definePrepTasks([bm25Terms]);
       for (const [n, c] of chunks.entries()) engine.addDoc({ text: c.text, n }, String(n));

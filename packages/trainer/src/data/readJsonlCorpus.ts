@@ -1,7 +1,5 @@
-import { createReadStream } from "node:fs";
 import { access } from "node:fs/promises";
-import { createInterface } from "node:readline";
-import { CorpusFormatError } from "./corpusFormatError.js";
+import { DataFormatError, InvalidUtf8Lines, readLines } from "@revela/text-data";
 import type { Document } from "./types.js";
 
 /** A skipped line (with `line`) or the end-of-file summary (`line` absent, `skipped` > 0). */
@@ -23,7 +21,10 @@ export interface JsonlCorpusOptions {
   textField?: string;
   /** Field holding the optional title (a string; null or absent means none). Default `title`. */
   titleField?: string;
-  /** Throw a `CorpusFormatError` on the first bad line instead of skipping it. Default false. */
+  /**
+   * Throw a `DataFormatError` on the first bad line (a line with invalid UTF-8 included) instead of
+   * skipping it. Default false.
+   */
   strict?: boolean;
   /** Receives one warning per skipped line, then a summary. Default: `console.warn(message)`. */
   onWarning?: (warning: CorpusWarning) => void;
@@ -72,12 +73,13 @@ function toDocument(
 }
 
 /**
- * Streams the documents of a JSON Lines corpus (one JSON object per line) with bounded memory:
- * node:readline over a file stream, one line at a time. Blank lines are ignored. A bad line
- * (invalid JSON, not an object, missing or empty text, missing id, repeated id) is skipped with a
- * warning naming `file:line`, and a summary warning follows at the end; with `strict: true` the
- * first bad line throws a `CorpusFormatError` instead. Ids are remembered (not texts) to catch
- * repeats, since chunk ids and checkpoints rely on them being unique.
+ * Streams the documents of a JSON Lines corpus (one JSON object per line) with bounded memory, one
+ * line at a time. Blank lines are ignored. A bad line (invalid JSON, not an object, missing or empty
+ * text, missing id, repeated id) is skipped with a warning naming `file:line`, and a summary warning
+ * follows at the end; with `strict: true` the first bad line throws a `DataFormatError` instead.
+ * Bytes that are not UTF-8 are read as U+FFFD and reported in one warning naming the lines (as
+ * @revela/eval's BEIR reader does), or refused with `strict`. Ids are remembered (not texts) to
+ * catch repeats, since chunk ids and checkpoints rely on them being unique.
  */
 export async function* readJsonlCorpus(file: string, options: JsonlCorpusOptions = {}): AsyncGenerator<Document> {
   if (typeof file !== "string" || file === "") {
@@ -102,43 +104,41 @@ export async function* readJsonlCorpus(file: string, options: JsonlCorpusOptions
 
   const firstLineOfId = new Map<string, number>();
   let skipped = 0;
-  const input = createReadStream(file, { encoding: "utf8" });
-  const reader = createInterface({ input, crlfDelay: Infinity });
+  const invalid = new InvalidUtf8Lines(file);
   let line = 0;
-  try {
-    for await (const raw of reader) {
-      line++;
-      const text = line === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
-      if (text.trim() === "") continue;
-      let result: Document | { problem: string };
-      try {
-        result = toDocument(JSON.parse(text), idField, textField, titleField);
-      } catch (error) {
-        result = { problem: `invalid JSON (${(error as Error).message})` };
-      }
-      if (!("problem" in result)) {
-        const first = firstLineOfId.get(result.id);
-        if (first === undefined) {
-          firstLineOfId.set(result.id, line);
-          yield result;
-          continue;
-        }
-        result = { problem: `duplicate id ${JSON.stringify(result.id)} (first at line ${first})` };
-      }
-      if (options.strict) throw new CorpusFormatError(file, line, result.problem);
-      skipped++;
-      if (skipped <= maxLineWarnings) {
-        warn({ file, line, reason: result.problem, skipped, message: `${file}:${line}: skipped: ${result.problem}` });
-      }
+  for await (const read of readLines(file)) {
+    line = read.line;
+    const text = read.text;
+    if (read.invalidUtf8 && options.strict)
+      throw new DataFormatError(file, line, "invalid UTF-8 (bytes that are not UTF-8 would be read as U+FFFD)");
+    invalid.add(read);
+    if (text.trim() === "") continue;
+    let result: Document | { problem: string };
+    try {
+      result = toDocument(JSON.parse(text), idField, textField, titleField);
+    } catch (error) {
+      result = { problem: `invalid JSON (${(error as Error).message})` };
     }
-  } finally {
-    // Also when the consumer stops early: closing readline alone leaves the file open.
-    reader.close();
-    input.destroy();
+    if (!("problem" in result)) {
+      const first = firstLineOfId.get(result.id);
+      if (first === undefined) {
+        firstLineOfId.set(result.id, line);
+        yield result;
+        continue;
+      }
+      result = { problem: `duplicate id ${JSON.stringify(result.id)} (first at line ${first})` };
+    }
+    if (options.strict) throw new DataFormatError(file, line, result.problem);
+    skipped++;
+    if (skipped <= maxLineWarnings) {
+      warn({ file, line, reason: result.problem, skipped, message: `${file}:${line}: skipped: ${result.problem}` });
+    }
   }
   if (skipped > 0) {
     const reason = `${skipped} bad line${skipped === 1 ? "" : "s"} skipped of ${line}`;
     const unlisted = skipped > maxLineWarnings ? ` (${skipped - maxLineWarnings} not listed individually)` : "";
     warn({ file, reason, skipped, message: `${file}: ${reason}${unlisted}` });
   }
+  const utf8 = invalid.warning();
+  if (utf8 !== null) warn({ file, reason: "invalid UTF-8, read as U+FFFD", skipped, message: utf8 });
 }

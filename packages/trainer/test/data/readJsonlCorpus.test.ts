@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { DataFormatError } from "@revela/text-data";
 import { afterAll, describe, expect, it } from "vitest";
-import { CorpusFormatError } from "../../src/data/corpusFormatError.js";
 import { readBeirCorpus } from "../../src/data/readBeirCorpus.js";
 import { type CorpusWarning, type JsonlCorpusOptions, readJsonlCorpus } from "../../src/data/readJsonlCorpus.js";
 import type { Document } from "../../src/data/types.js";
@@ -74,9 +74,9 @@ describe("readJsonlCorpus", () => {
   it("strict mode fails on the first bad line, naming file:line", async () => {
     const p = file("strict.jsonl", [JSON.stringify({ id: "1", text: "ok" }), JSON.stringify({ id: "2", text: "" })]);
     const error = await collect(readJsonlCorpus(p, { strict: true })).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CorpusFormatError);
-    expect((error as CorpusFormatError).message).toBe(`${p}:2: empty text in field "text" (id "2")`);
-    expect((error as CorpusFormatError).line).toBe(2);
+    expect(error).toBeInstanceOf(DataFormatError);
+    expect((error as DataFormatError).message).toBe(`${p}:2: empty text in field "text" (id "2")`);
+    expect((error as DataFormatError).line).toBe(2);
   });
 
   it("caps per-line warnings but counts every bad line in the summary", async () => {
@@ -119,5 +119,26 @@ describe("readBeirCorpus", () => {
       { id: "d2", text: "No title here." },
     ]);
     expect(warnings[0]?.message).toContain(`${p}:3: skipped: empty text`);
+  });
+
+  it("reports invalid UTF-8 by file:line instead of replacing it silently, and refuses it when strict", async () => {
+    const p = path.join(dir, "latin1.jsonl");
+    writeFileSync(
+      p,
+      Buffer.concat([
+        Buffer.from(`${JSON.stringify({ id: "a", text: "fine" })}\n{"id": "b", "text": "caf`),
+        Buffer.from([0xe9]), // "é" in Latin-1: not UTF-8
+        Buffer.from(`"}\n${JSON.stringify({ id: "c", text: "also fine" })}\n`),
+      ]),
+    );
+    const { docs, warnings } = await readWithWarnings(p);
+    expect(docs.map((d) => d.text)).toEqual(["fine", "caf\ufffd", "also fine"]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.message).toBe(`${p}:2: invalid UTF-8 on 1 line(s) (2); the bad bytes were read as U+FFFD`);
+    const error = await collect(readJsonlCorpus(p, { strict: true })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataFormatError);
+    expect((error as DataFormatError).message).toMatch(
+      new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: invalid UTF-8`),
+    );
   });
 });

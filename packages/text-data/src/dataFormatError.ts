@@ -5,11 +5,14 @@
 export class DataFormatError extends Error {
   readonly file: string;
   readonly line: number;
+  /** What is wrong, without the `file:line:` prefix. */
+  readonly problem: string;
 
   constructor(file: string, line: number, problem: string) {
     super(`${file}:${line}: ${problem}`);
     this.name = "DataFormatError";
     this.file = file;
     this.line = line;
+    this.problem = problem;
   }
 }
