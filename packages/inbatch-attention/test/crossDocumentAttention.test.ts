@@ -1,3 +1,4 @@
+import { describeEachBackend } from "@revela/test-backends";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -9,7 +10,6 @@ import {
   IMPLEMENTATIONS,
   type WeightGradient,
 } from "../src/index.js";
-import { describeEachBackend } from "./support/backends.js";
 import { type Case, makeCase } from "./support/fixtures.js";
 import { maxAbs, maxAbsDiff, referenceCrossAttention, seededValues } from "./support/reference.js";
 

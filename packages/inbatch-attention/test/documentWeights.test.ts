@@ -1,7 +1,7 @@
+import { describeEachBackend } from "@revela/test-backends";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { documentWeights, roundToBfloat16 } from "../src/index.js";
-import { describeEachBackend } from "./support/backends.js";
 import {
   dot,
   finiteDifferenceGradient,

@@ -1,7 +1,7 @@
+import { describeEachBackend } from "@revela/test-backends";
 import * as tf from "@tensorflow/tfjs";
 import { expect, it } from "vitest";
 import { crossDocumentAttention, IMPLEMENTATIONS } from "../src/index.js";
-import { describeEachBackend } from "./support/backends.js";
 import { makeCase } from "./support/fixtures.js";
 import { size } from "./support/reference.js";
 

@@ -1,5 +1,5 @@
+import { backendSuites } from "@revela/test-numerics";
 import * as tf from "@tensorflow/tfjs";
-import { describe } from "vitest";
 import { loadNativeBackend } from "../../src/backend/nativeBackend.js";
 import { type BackendName, initBackend } from "../../src/index.js";
 
@@ -9,31 +9,19 @@ import { type BackendName, initBackend } from "../../src/index.js";
  */
 export async function availableBackends(): Promise<BackendName[]> {
   const names: BackendName[] = ["cpu", "wasm"];
+  // loadNativeBackend returns null when the package loads (else why it does not).
   for (const native of ["tensorflow", "tensorflow-gpu"] as const) {
     if ((await loadNativeBackend(native)) === null) names.push(native);
   }
   return names;
 }
 
-const backends = await availableBackends();
-
 /** Runs `suite` once per available backend, with that backend active. */
-export function describeEachBackend(title: string, suite: (backend: BackendName) => void): void {
-  for (const backend of backends) {
-    describe(`${title} [${backend}]`, () => {
-      beforeAllBackend(backend);
-      suite(backend);
-    });
-  }
-}
-
-import { beforeAll } from "vitest";
-
-function beforeAllBackend(backend: BackendName): void {
-  beforeAll(async () => {
+export const describeEachBackend = backendSuites<BackendName>({
+  backends: await availableBackends(),
+  activate: async (backend) => {
     await initBackend({ backend });
-    if (tf.getBackend() !== (backend === "tensorflow-gpu" ? "tensorflow" : backend)) {
-      throw new Error(`test setup: expected backend ${backend}, tfjs runs ${tf.getBackend()}`);
-    }
-  });
-}
+  },
+  active: () => tf.getBackend(),
+  tfjsName: (backend) => (backend === "tensorflow-gpu" ? "tensorflow" : backend),
+});

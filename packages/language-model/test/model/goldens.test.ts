@@ -1,16 +1,13 @@
-import { initBackend } from "@revela/kernels";
+import { describeEachBackend } from "@revela/test-backends";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { loadPretrained, mergeLora } from "../../src/index.js";
 import { maxAbsDiff, readGoldens } from "../support/goldens.js";
 
 /** Logits, loss, gradients and LoRA outputs against an independent PyTorch implementation (float64). */
-beforeAll(async () => {
-  await initBackend({ backend: "wasm" });
-});
 
 for (const name of ["tiny-llama", "tiny-qwen2", "tiny-llama-bf16"]) {
-  describe(`goldens: ${name}`, () => {
+  describeEachBackend(`goldens: ${name}`, () => {
     const { dir, goldens } = readGoldens(name);
     const inputs = () => ({
       ids: tf.tensor2d(goldens.input_ids, undefined, "int32"),

@@ -1,11 +1,7 @@
-import { initBackend } from "@revela/kernels";
+import { describeEachBackend } from "@revela/test-backends";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { pool } from "../../src/index.js";
-
-beforeAll(async () => {
-  await initBackend({ backend: "wasm" });
-});
 
 // hidden[b, t, :] = [100 b + t, −(100 b + t)]: the pooled row says which position was picked.
 function hidden(b: number, l: number): tf.Tensor3D {
@@ -19,7 +15,7 @@ function hidden(b: number, l: number): tf.Tensor3D {
   return tf.tensor3d(values, [b, l, 2]);
 }
 
-describe("pool", () => {
+describeEachBackend("pool", () => {
   it("eos with right padding picks the last real token of each row", () => {
     const mask = tf.tensor2d(
       [

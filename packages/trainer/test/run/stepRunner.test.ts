@@ -1,14 +1,10 @@
-import { initBackend } from "@revela/kernels";
+import { describeEachBackend } from "@revela/test-backends";
 import * as tf from "@tensorflow/tfjs";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { AdamW } from "../../src/optim/adamW.js";
 import { clipGradNorm } from "../../src/optim/clipGradNorm.js";
 import type { NamedVariables } from "../../src/run/namedTrainables.js";
 import { StepRunner } from "../../src/run/stepRunner.js";
-
-beforeAll(async () => {
-  await initBackend({ backend: "cpu" });
-});
 
 /** Two groups ("a": w [2], "b": u [1]) and their optimizer; fresh variables per call. */
 function setup(maxGradNorm: number, accumulationSteps = 1) {
@@ -47,7 +43,7 @@ const lossOf =
 
 const values = (v: tf.Variable) => [...v.dataSync()];
 
-describe("StepRunner", () => {
+describeEachBackend("StepRunner", () => {
   it("is gradients → clip → AdamW, bit for bit the hand-written skeleton, with the norm per group", () => {
     const ours = setup(1);
     const ref = setup(1);
