@@ -39,6 +39,8 @@ export class ProgressReporter {
   private total = 0;
   private startStep = 0;
   private startTime = 0;
+  /** When the time budget stops training, on `now`'s clock (Infinity: no budget). */
+  private deadline = Number.POSITIVE_INFINITY;
 
   constructor(options: ProgressOptions = {}) {
     this.stream = options.stream ?? process.stderr;
@@ -52,11 +54,26 @@ export class ProgressReporter {
     this.now = options.now ?? Date.now;
   }
 
-  /** Begins a run of `total` steps, of which `startStep` are already done (a resumed run). */
-  start(total: number, startStep = 0): void {
+  /**
+   * Begins a run of `total` steps, of which `startStep` are already done (a resumed run). With
+   * `timeBudgetMs`, training also stops that long from now, and the ETA is whichever of the two
+   * limits comes first (a 1,000-step cap under a 20-minute budget must not promise hours).
+   */
+  start(total: number, startStep = 0, timeBudgetMs = Number.POSITIVE_INFINITY): void {
+    if (!Number.isInteger(total) || total < 0)
+      throw new Error(`ProgressReporter.start: total must be a non-negative integer, got ${String(total)}`);
+    if (!Number.isInteger(startStep) || startStep < 0 || startStep > total)
+      throw new Error(
+        `ProgressReporter.start: startStep must be an integer in [0, ${total}], got ${String(startStep)}`,
+      );
+    if (typeof timeBudgetMs !== "number" || Number.isNaN(timeBudgetMs) || timeBudgetMs < 0)
+      throw new Error(
+        `ProgressReporter.start: timeBudgetMs must be a number ≥ 0 (Infinity: none), got ${String(timeBudgetMs)}`,
+      );
     this.total = total;
     this.startStep = startStep;
     this.startTime = this.now();
+    this.deadline = this.startTime + timeBudgetMs;
     if (!this.tty) {
       this.write(`training: step ${startStep}/${total}${startStep > 0 ? " (resumed)" : ""}`);
       return;
@@ -64,7 +81,8 @@ export class ProgressReporter {
     this.multi = new cliProgress.MultiBar(
       {
         stream: this.stream,
-        format: "train |{bar}| {value}/{total} steps | loss {loss} | {percentage}% | ETA {eta_formatted}",
+        // Our own ETA: cli-progress's counts only the steps left, not the time budget.
+        format: "train |{bar}| {value}/{total} steps | loss {loss} | {percentage}% | ETA {eta}",
         hideCursor: true,
         gracefulExit: false,
         etaBuffer: 50,
@@ -72,22 +90,33 @@ export class ProgressReporter {
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar = this.multi.create(total, startStep, { loss: "-" });
+    this.bar = this.multi.create(total, startStep, { loss: "-", eta: "-" });
   }
 
   update(step: number, metrics: Record<string, number>): void {
+    const plainLine = !this.bar && (step % this.logEvery === 0 || step === this.total);
+    if (!this.bar && !plainLine) return;
+    const now = this.now();
+    const eta = this.eta(step, now);
     if (this.bar) {
-      this.bar.update(step, { loss: formatMetric(metrics.loss ?? Number.NaN) });
+      this.bar.update(step, { loss: formatMetric(metrics.loss ?? Number.NaN), eta: eta ?? "-" });
       return;
     }
-    if (step % this.logEvery !== 0 && step !== this.total) return;
     const figures = Object.entries(metrics)
       .map(([k, v]) => `${k}=${formatMetric(v)}`)
       .join(" ");
+    this.write(
+      `step ${step}/${this.total} ${figures} elapsed ${formatDuration(now - this.startTime)}${eta ? ` eta ${eta}` : ""}`,
+    );
+  }
+
+  /** Time left at `step`: the steps left at the pace so far, or the time budget left if that ends first. */
+  private eta(step: number, now: number): string | null {
     const done = step - this.startStep;
-    const elapsed = this.now() - this.startTime;
-    const eta = done > 0 ? ` eta ${formatDuration((elapsed / done) * (this.total - step))}` : "";
-    this.write(`step ${step}/${this.total} ${figures} elapsed ${formatDuration(elapsed)}${eta}`);
+    const byBudget = this.deadline - now;
+    if (done <= 0) return Number.isFinite(byBudget) ? `${formatDuration(byBudget)} (time budget)` : null;
+    const bySteps = ((now - this.startTime) / done) * (this.total - step);
+    return byBudget < bySteps ? `${formatDuration(byBudget)} (time budget)` : formatDuration(bySteps);
   }
 
   /** A message line that does not break the bar. */

@@ -250,7 +250,7 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
     // The clock is read only when time-based checkpoints are on (injected clocks count their calls).
     const timed = checkpointMinutes !== undefined;
     let lastCheckpointAt = timed ? now() : 0;
-    progress.start(steps, startStep);
+    progress.start(steps, startStep, maxMinutes === undefined ? Number.POSITIVE_INFINITY : maxMinutes * 60_000);
     for (const note of notes) progress.log(note);
     if (lastGoodState === "memory" && step < steps) lastGood = await snapshot();
     if (startStep === 0 && step < steps) await evaluate();

@@ -38,6 +38,33 @@ describe("ProgressReporter", () => {
     ]);
   });
 
+  it("takes the ETA from the time budget when it ends training before the step cap", () => {
+    const stream = sink(false);
+    let t = 0;
+    const p = new ProgressReporter({ stream, logEvery: 1, now: () => t });
+    // 1,000 steps at 1 s a step would take 16m40s; the 60 s budget ends training first.
+    p.start(1000, 0, 60_000);
+    t += 1000;
+    p.update(1, { loss: 1 });
+    t += 50_000;
+    p.update(2, { loss: 1 });
+    p.stop();
+    expect(stream.text().split("\n").slice(1, 3)).toEqual([
+      "step 1/1000 loss=1.0000 elapsed 1s eta 59s (time budget)",
+      "step 2/1000 loss=1.0000 elapsed 51s eta 9s (time budget)",
+    ]);
+    // With a budget longer than the steps need, the steps decide.
+    const other = sink(false);
+    t = 0;
+    const q = new ProgressReporter({ stream: other, logEvery: 1, now: () => t });
+    q.start(4, 0, 3_600_000);
+    t += 2000;
+    q.update(1, { loss: 1 });
+    expect(other.text()).toContain("step 1/4 loss=1.0000 elapsed 2s eta 6s\n");
+    expect(() => q.start(4, 0, Number.NaN)).toThrow(/timeBudgetMs must be a number ≥ 0 \(Infinity: none\), got NaN/);
+    expect(() => q.start(4, 5)).toThrow(/startStep must be an integer in \[0, 4\], got 5/);
+  });
+
   it("draws a cli-progress bar with the loss on a TTY, with messages above it", () => {
     const stream = sink(true);
     const p = new ProgressReporter({ stream });
@@ -49,6 +76,7 @@ describe("ProgressReporter", () => {
     expect(text).toContain("3/10 steps | loss 0.1250");
     expect(text).toContain("checkpoint saved");
     expect(text).toContain("ETA");
+    expect(text).not.toContain("{eta}");
   });
 
   it("names bad options", () => {
