@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { moveIntoPlace, syncTree } from "@revela/text-data";
 
 /**
  * Replacing a directory so that a crash (kill -9, power loss) at any moment leaves either the
@@ -66,32 +67,6 @@ export async function movedAside(target: string): Promise<string | null> {
   return aside === undefined ? null : join(parent, aside);
 }
 
-/** fsyncs every file and directory under `dir`, so a rename of `dir` never exposes unwritten data. */
-async function syncTree(dir: string): Promise<void> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) await syncTree(path);
-    else await syncPath(path);
-  }
-  await syncPath(dir);
-}
-
-async function syncPath(path: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    // Windows cannot open a directory to fsync it; its renames are durable without that.
-    if (process.platform === "win32") return;
-    throw error;
-  }
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Writes a new `target` directory with `write(tmpDir)` and swaps it in atomically (see above).
  * `replaceable(entries)` is asked before an existing `target` is replaced, with its entry names;
@@ -120,17 +95,9 @@ export async function replaceDirectory(
   try {
     await write(partial);
     await syncTree(partial);
-    if (exists) await rename(full, old);
-    try {
-      await rename(partial, full);
-    } catch (error) {
-      if (exists) await rename(old, full);
-      throw error;
-    }
-    await syncPath(parent);
+    await moveIntoPlace(partial, full, old);
   } catch (error) {
     await rm(partial, { recursive: true, force: true }).catch(() => {});
     throw error;
   }
-  if (exists) await rm(old, { recursive: true, force: true });
 }

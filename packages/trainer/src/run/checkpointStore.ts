@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { moveIntoPlace, syncPath } from "@revela/text-data";
 import type { CheckpointData, JsonObject, TensorRecord } from "./checkpointData.js";
 import { readTensorFiles, requireTensorMap, writeTensorFiles } from "./tensorFile.js";
 
@@ -18,22 +19,6 @@ const STATE_FILE = "state.json";
 const STEP_DIR = /^step-(\d+)$/;
 const OLD_DIR = /^\.old-step-(\d+)-/;
 const stepDirName = (step: number) => `step-${String(step).padStart(8, "0")}`;
-
-async function fsyncPath(p: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(p, "r");
-  } catch (error) {
-    // Windows cannot open a directory to fsync it; its renames are durable without that.
-    if (process.platform === "win32") return;
-    throw error;
-  }
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 function requireStep(op: string, step: unknown): number {
   if (typeof step !== "number" || !Number.isInteger(step) || step < 0) {
@@ -126,26 +111,10 @@ export class CheckpointStore {
       } finally {
         await handle.close();
       }
-      await fsyncPath(tmp);
-      // rename() cannot replace a non-empty directory: move an existing checkpoint for this step
-      // aside first. A crash between the two renames leaves it under .old-, where readers still
-      // find it and the next save puts it back.
-      const old = path.join(this.dir, `.old-${stepDirName(step)}-${tag}`);
-      const replacing = await rename(final, old).then(
-        () => true,
-        (error: NodeJS.ErrnoException) => {
-          if (error.code === "ENOENT") return false;
-          throw error;
-        },
-      );
-      try {
-        await rename(tmp, final);
-      } catch (error) {
-        if (replacing) await rename(old, final);
-        throw error;
-      }
-      await fsyncPath(this.dir);
-      if (replacing) await rm(old, { recursive: true, force: true });
+      await syncPath(tmp);
+      // A crash between moveIntoPlace's two renames leaves an existing checkpoint of this step
+      // under .old-, where readers still find it and the next save puts it back.
+      await moveIntoPlace(tmp, final, path.join(this.dir, `.old-${stepDirName(step)}-${tag}`));
     } catch (error) {
       await rm(tmp, { recursive: true, force: true }).catch(() => {});
       throw error;
