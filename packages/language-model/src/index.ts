@@ -105,13 +105,13 @@ export {
 } from "./safetensors/writeSafetensors.js";
 export { type BatchOptions, batchTokenIds, type EncodedBatch } from "./tokenizer/batchTokenIds.js";
 export { type CompactDecodeOptions, CompactTokenizer } from "./tokenizer/compactTokenizer.js";
-export {
-  type DecodeOptions,
-  type EncodeBatchOptions,
-  type TextTokenizer,
-  Tokenizer,
-  type TokenizerOptions,
-} from "./tokenizer/tokenizer.js";
+export type {
+  DecodeOptions,
+  EncodeBatchOptions,
+  FileTokenizer,
+  TextTokenizer,
+} from "./tokenizer/textTokenizer.js";
+export { Tokenizer, type TokenizerOptions } from "./tokenizer/tokenizer.js";
 export { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./tokenizer/tokenizerFiles.js";
 export {
   type CompactionFromTextsOptions,

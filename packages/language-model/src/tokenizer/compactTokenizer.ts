@@ -1,5 +1,5 @@
 import { type BatchOptions, batchTokenIds, type EncodedBatch } from "./batchTokenIds.js";
-import type { DecodeOptions, EncodeBatchOptions, TextTokenizer, Tokenizer } from "./tokenizer.js";
+import type { DecodeOptions, EncodeBatchOptions, FileTokenizer, TextTokenizer } from "./textTokenizer.js";
 import { UNKNOWN_COMPACT_ID, type VocabularyCompaction } from "./vocabularyCompaction.js";
 
 export interface CompactDecodeOptions extends DecodeOptions {
@@ -14,7 +14,7 @@ export interface CompactDecodeOptions extends DecodeOptions {
  * exactly as it would the full tokenizer.
  */
 export class CompactTokenizer implements TextTokenizer {
-  readonly base: Tokenizer;
+  readonly base: FileTokenizer;
   readonly compaction: VocabularyCompaction;
   readonly vocabSize: number;
   readonly eosTokenId: number;
@@ -22,7 +22,7 @@ export class CompactTokenizer implements TextTokenizer {
   readonly bosTokenId: number | null;
   readonly unknownTokenId = UNKNOWN_COMPACT_ID;
 
-  constructor(base: Tokenizer, compaction: VocabularyCompaction) {
+  constructor(base: FileTokenizer, compaction: VocabularyCompaction) {
     if (compaction.originalVocabSize !== base.vocabSize) {
       throw new Error(
         `CompactTokenizer: the compaction was built for a vocabulary of ${compaction.originalVocabSize} tokens, but ${base.source} has ${base.vocabSize}`,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { type BatchOptions, batchTokenIds, type EncodedBatch, resolveBatchOptions } from "./batchTokenIds.js";
 import { CompactTokenizer } from "./compactTokenizer.js";
+import type { DecodeOptions, EncodeBatchOptions, FileTokenizer } from "./textTokenizer.js";
 import { readJsonObject, specialTokenText, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./tokenizerFiles.js";
 import type { VocabularyCompaction } from "./vocabularyCompaction.js";
 
@@ -21,32 +22,6 @@ import type { VocabularyCompaction } from "./vocabularyCompaction.js";
  *   transformers' default (`split_special_tokens=False`).
  */
 
-export interface DecodeOptions {
-  /** Drop special tokens (BOS, EOS, pad, ...) from the text. Default false. */
-  skipSpecialTokens?: boolean;
-}
-
-export interface EncodeBatchOptions extends BatchOptions {
-  /** Text put before every input before tokenizing (e.g. "passage: "), as the Revela paper does. */
-  prefix?: string;
-}
-
-/** What models and trainers need from a tokenizer; both {@link Tokenizer} and {@link CompactTokenizer} are one. */
-export interface TextTokenizer {
-  /** Ids run over 0 .. vocabSize − 1 (the embedding table needs at least this many rows). */
-  readonly vocabSize: number;
-  readonly eosTokenId: number;
-  readonly padTokenId: number;
-  readonly bosTokenId: number | null;
-  /** The text's ids (with BOS if the tokenizer adds one; no EOS). */
-  encode(text: string): number[];
-  /** Row-major [batch, seqLen] ids and mask; see {@link BatchOptions}. */
-  encodeBatch(texts: readonly string[], options: EncodeBatchOptions): EncodedBatch;
-  /** Pads id sequences (already ids of this tokenizer) into a batch, appending EOS as encodeBatch does. */
-  batchIds(sequences: readonly ArrayLike<number>[], options: BatchOptions): EncodedBatch;
-  decode(ids: ArrayLike<number>, options?: DecodeOptions): string;
-}
-
 export interface TokenizerOptions {
   /** Override tokenizer_config.json's eos_token (token text). Required when there is no config. */
   eosToken?: string;
@@ -58,7 +33,7 @@ export interface TokenizerOptions {
   addBosToken?: boolean;
 }
 
-export class Tokenizer implements TextTokenizer {
+export class Tokenizer implements FileTokenizer {
   readonly vocabSize: number;
   readonly eosTokenId: number;
   readonly padTokenId: number;
