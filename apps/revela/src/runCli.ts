@@ -4,6 +4,7 @@ import type { CliContext } from "./commands/cliContext.js";
 import { registerDemoCommand } from "./commands/demoCommand.js";
 import { registerEncodeCommand } from "./commands/encodeCommand.js";
 import { registerEvalCommand } from "./commands/evalCommand.js";
+import { registerIndexCommand } from "./commands/indexCommand.js";
 import { registerSearchCommand } from "./commands/searchCommand.js";
 import { registerTrainCommand } from "./commands/trainCommand.js";
 
@@ -12,7 +13,7 @@ export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_INTERRUPTED = 130;
 
-const COMMANDS = ["train", "eval", "encode", "search", "bench", "demo", "help"];
+const COMMANDS = ["train", "eval", "encode", "index", "search", "bench", "demo", "help"];
 
 /** The `revela` program with its commands, writing through `ctx` and throwing instead of exiting. */
 export function buildProgram(ctx: CliContext): Command {
@@ -33,6 +34,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerTrainCommand(program, ctx);
   registerEvalCommand(program, ctx);
   registerEncodeCommand(program, ctx);
+  registerIndexCommand(program, ctx);
   registerSearchCommand(program, ctx);
   registerBenchCommand(program, ctx);
   registerDemoCommand(program, ctx);

@@ -20,6 +20,13 @@ import type { ResultRow } from "../pipeline/pipelineResult.js";
 import { formatResultsTable } from "../report/resultsTable.js";
 import { addBackendOptions, startBackend } from "./backendOptions.js";
 import type { CliContext } from "./cliContext.js";
+import {
+  collectionOption,
+  dbOption,
+  defaultCollectionName,
+  openCollection,
+  searchModeOptions,
+} from "./databaseTarget.js";
 import { nonEmptyText, positiveInteger } from "./flagParsers.js";
 import { applyOptionsConfigFile } from "./optionsConfigFile.js";
 import { ProgressLine } from "./progressLine.js";
@@ -31,6 +38,11 @@ interface EvalOptions {
   data?: string;
   split: string;
   batchSize: number;
+  db?: string;
+  collection?: string;
+  exact?: boolean;
+  efSearch?: number;
+  hybrid?: boolean;
   runFile?: string;
   json?: boolean;
   backend?: BackendName;
@@ -55,6 +67,11 @@ async function evaluate(command: Command, ctx: CliContext): Promise<void> {
     );
   }
   if (o.retriever !== undefined) checkRetrieverDir(o.retriever);
+  if (o.db === undefined && (o.exact || o.efSearch !== undefined || o.hybrid || o.collection !== undefined)) {
+    throw new Error("--collection, --exact, --ef-search and --hybrid apply with --db only");
+  }
+  if (o.db !== undefined && o.bm25)
+    throw new Error("--db evaluates a retriever's collection: give --retriever, not --bm25");
   const log = (line: string) => void ctx.stderr.write(`${line}\n`);
   const data = o.data ?? defaultDatasetDir();
   checkDatasetDir(data, o.data !== undefined ? "--data" : "embedded dataset", { split: o.split });
@@ -80,6 +97,60 @@ async function evaluate(command: Command, ctx: CliContext): Promise<void> {
       onProgress: ({ done, total }) => searching.update(done, total),
     });
     searching.stop();
+  } else if (o.db !== undefined) {
+    const dir = o.retriever as string;
+    await startBackend(o, log);
+    const retriever = await openRetriever(dir);
+    try {
+      const opened = await openCollection(o.db, o.collection ?? defaultCollectionName(data), retriever, dir, {
+        create: false,
+      });
+      try {
+        const { collection } = opened;
+        const held = await collection.count();
+        if (held !== dataset.corpus.size) {
+          log(`warning: collection ${collection.name} holds ${held} documents, the dataset ${dataset.corpus.size}`);
+        }
+        const mode = o.hybrid
+          ? "hybrid (RRF with ts_rank_cd)"
+          : o.exact || !(await collection.hnswIndex())
+            ? "exact"
+            : "HNSW";
+        system = `Retriever (${path.basename(path.resolve(dir))}) via ${opened.store.backend}, ${mode}`;
+        const queryIds = [...dataset.queries.keys()];
+        const encoding = new ProgressLine(ctx.stderr, "encode queries");
+        const vectors = await retriever.encodeQueries(
+          queryIds.map((id) => dataset.queries.get(id) as string),
+          { batchSize: o.batchSize, onProgress: (done: number) => encoding.update(done, queryIds.length) },
+        );
+        encoding.stop();
+        const d = vectors.shape[1];
+        const searching = new ProgressLine(ctx.stderr, `search ${collection.name}`);
+        const options = {
+          k: RUN_DEPTH,
+          ...(o.exact ? { exact: true } : {}),
+          ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}),
+        };
+        run = new Map();
+        for (const [q, id] of queryIds.entries()) {
+          if (ctx.signal.aborted) throw new Error("interrupted while searching");
+          const vector = vectors.data.subarray(q * d, (q + 1) * d);
+          const hits = o.hybrid
+            ? await collection.hybridSearch(dataset.queries.get(id) as string, vector, options)
+            : await collection.search(vector, options);
+          run.set(
+            id,
+            hits.map((h) => ({ docId: h.id, score: h.score })),
+          );
+          searching.update(q + 1, queryIds.length);
+        }
+        searching.stop();
+      } finally {
+        await opened.store.close();
+      }
+    } finally {
+      retriever.dispose();
+    }
   } else {
     const dir = o.retriever as string;
     await startBackend(o, log);
@@ -133,7 +204,9 @@ async function evaluate(command: Command, ctx: CliContext): Promise<void> {
 export function registerEvalCommand(program: Command, ctx: CliContext): Command {
   const command = program
     .command("eval")
-    .description("evaluate a saved retriever, or BM25, on a BEIR dataset: nDCG@10, Recall@100, MRR@10")
+    .description(
+      "evaluate a saved retriever (in process, or through a database collection with --db), or BM25, on a BEIR dataset: nDCG@10, Recall@100, MRR@10",
+    )
     .addOption(
       new Option("--retriever <dir>", "saved retriever folder (from revela train --out)").argParser(nonEmptyText),
     )
@@ -143,8 +216,12 @@ export function registerEvalCommand(program: Command, ctx: CliContext): Command 
     )
     .addOption(new Option("--split <name>", "qrels split: qrels/<name>.tsv").default("test").argParser(nonEmptyText))
     .addOption(new Option("--batch-size <n>", "texts per encoder batch").default(32).argParser(positiveInteger))
+    .addOption(dbOption().argParser(nonEmptyText))
+    .addOption(collectionOption().argParser(nonEmptyText))
     .addOption(new Option("--run-file <file>", "also write the ranking as a TREC run file"))
     .addOption(new Option("--json", "print the result as one JSON line instead of a table"));
+  const [exact, efSearch, hybrid] = searchModeOptions() as [Option, Option, Option];
+  command.addOption(exact).addOption(efSearch.argParser(positiveInteger)).addOption(hybrid);
   addBackendOptions(command)
     .addOption(new Option("--config <file.json>", "JSON object of these options (flags override it)"))
     .action(async () => evaluate(command, ctx));
