@@ -49,6 +49,7 @@ export {
   labelsFromMask,
   nextTokenLoss,
 } from "./model/causalLM.js";
+export { initCopyAttention } from "./model/copyAttentionInit.js";
 export { type GenerateOptions, greedyGenerate } from "./model/generate.js";
 export {
   activationFloatsPerTokenLayer,

@@ -28,6 +28,7 @@ export {
   type WarmupShape,
 } from "./optim/lrSchedule.js";
 export { PAPER_RECIPE, type RevelaRecipe } from "./recipe/paperRecipe.js";
+export { otherDocumentWeights, type ReadingGain, readingGain } from "./revela/readingGain.js";
 export {
   type BatchTokenizers,
   buildRevelaBatch,

@@ -32,6 +32,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   "model.kvHeads": positiveInteger,
   "model.ffn": positiveInteger,
   "model.minTokenCount": positiveInteger,
+  "model.copyAttention": nonNegativeNumber,
   "train.steps": positiveInteger,
   // W needs another chunk in the batch to weigh.
   "train.batchSize": integerAtLeast(2),

@@ -5,6 +5,7 @@ import {
   nameList,
   nonEmptyText,
   nonNegativeInteger,
+  nonNegativeNumber,
   positiveInteger,
   positiveNumber,
   threadCount,
@@ -77,6 +78,13 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     description: "τ of the document weights W = softmax(cos/τ) (paper 1e-4)",
     parse: positiveNumber,
     configKey: "train.temperature",
+  },
+  {
+    flags: "--copy-attention <scale>",
+    description:
+      "from-scratch LM: initialise attention to copy what it reads (v/o = identity × scale; 0 = random init)",
+    parse: nonNegativeNumber,
+    configKey: "model.copyAttention",
   },
   {
     flags: "--accumulation-steps <n>",

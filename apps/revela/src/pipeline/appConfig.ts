@@ -42,6 +42,13 @@ export interface AppConfig {
     ffn: number;
     /** Corpus tokens seen fewer times go to the unknown bucket of the compact vocabulary. */
     minTokenCount: number;
+    /**
+     * From-scratch LM only: start every attention layer as a copy of what it reads, v/o = identity
+     * times this scale (0 = the usual random init). A from-scratch LM trained for minutes does not
+     * use other chunks, which leaves Revela's gradient through W without signal; a copying LM does
+     * from step 0 (see apps/revela README, "What teaches the retriever"). Not part of the paper.
+     */
+    copyAttention: number;
     /** Retriever pooling: `eos` (the paper's: the last token, after EOS) or `mean` over real tokens. */
     pooling: "eos" | "mean";
   };
@@ -148,6 +155,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     kvHeads: 2,
     ffn: 344,
     minTokenCount: 5,
+    copyAttention: 0,
     pooling: "eos",
   },
   train: {

@@ -8,6 +8,7 @@ import {
   type CompactTokenizer,
   checkRunMemory,
   enableLora,
+  initCopyAttention,
   type LoraConfig,
   loadPretrained,
   parseLoraConfig,
@@ -128,6 +129,7 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     pad_token_id: tokenizer.padTokenId,
   };
   const lm = CausalLM.create(hf, { seed: config.seed });
+  if (m.copyAttention > 0) initCopyAttention(lm, m.copyAttention);
   return {
     tokenizer,
     compaction,
@@ -135,7 +137,7 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     makeRetrieverBackbone: async () => CausalLM.create(hf, { seed: config.seed + 1, backbone: true }),
     tokenizerDir,
     loraConfig: null,
-    description: `LLaMA from scratch: d ${m.hiddenSize}, ${m.layers} layers, ${m.heads}/${m.kvHeads} heads, ffn ${m.ffn}, vocab ${tokenizer.vocabSize} (Llama-3 tokenizer compacted to the corpus)`,
+    description: `LLaMA from scratch: d ${m.hiddenSize}, ${m.layers} layers, ${m.heads}/${m.kvHeads} heads, ffn ${m.ffn}, vocab ${tokenizer.vocabSize} (Llama-3 tokenizer compacted to the corpus)${m.copyAttention > 0 ? `, LM attention initialised to copy (scale ${m.copyAttention})` : ""}`,
   };
 }
 

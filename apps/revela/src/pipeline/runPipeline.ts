@@ -16,8 +16,10 @@ import {
   InBatchBm25,
   LanguageModelTrainer,
   LrSchedule,
+  type ReadingGain,
   RevelaTrainer,
   type RevelaTrainerOptions,
+  readingGain,
   runTraining,
   type Trainable,
 } from "@revela/trainer";
@@ -74,7 +76,7 @@ function readSeries(file: string, name: string, key = "loss"): LossCurve {
 }
 
 /** The retrieval curves of Revela and the baseline, and W's diagnostics during Revela training. */
-function learningCurves(revelaDir: string, contrastiveDir: string | null): LearningCurve[] {
+function learningCurves(revelaDir: string, contrastiveDir: string | null, warmupDir: string | null): LearningCurve[] {
   const evals = (key: string) => [
     readSeries(path.join(revelaDir, "evals.jsonl"), "Revela", key),
     ...(contrastiveDir ? [readSeries(path.join(contrastiveDir, "evals.jsonl"), "Contrastive baseline", key)] : []),
@@ -93,11 +95,30 @@ function learningCurves(revelaDir: string, contrastiveDir: string | null): Learn
       ],
     },
     {
+      title: "Does the LM read related chunks? (pass-2 loss, other documents − same document)",
+      yLabel: "nats",
+      curves: [
+        ...(warmupDir ? [readSeries(path.join(warmupDir, "evals.jsonl"), "LM warm-up", "readingGain")] : []),
+        readSeries(path.join(revelaDir, "evals.jsonl"), "Revela", "readingGain"),
+      ],
+    },
+    {
       title: "Entropy of W's rows during Revela training",
       yLabel: "nats",
       curves: [w("weightEntropy", "entropy of W")],
     },
   ].filter((c) => c.curves.some((s) => s.points.length > 0));
+}
+
+/** Batches of the reading probe: 4 × 16 chunks, about 8 LM forwards of a batch per measurement. */
+const READING_PROBE_BATCHES = 4;
+
+/** One evaluate hook that reports the retriever's curve figures and the LM's reading gain. */
+function withReading(
+  retrieval: (step: number) => Promise<Record<string, number>>,
+  reading: () => Promise<Record<string, number>>,
+): (step: number) => Promise<Record<string, number>> {
+  return async (step) => ({ ...(await retrieval(step)), ...(await reading()) });
 }
 
 /**
@@ -270,7 +291,21 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     schedule: schedule(),
   });
 
+  // The reading probe (learning curves): does the LM's loss depend on which chunks it reads? Fixed
+  // batches of consecutive chunks, which hold same-document siblings; corpora of one-chunk documents
+  // have none, and get no probe.
+  const probeBatcher = new ConsecutiveBatcher(chunks, { batchSize: t.batchSize, seed: config.seed + 2 });
+  const probeBatches = Array.from({ length: READING_PROBE_BATCHES }, () => probeBatcher.next());
+  const probeHasSiblings = probeBatches.some((b) => new Set(b.chunks.map((c) => c.docId)).size < b.chunks.length);
+  const lmReading = async (): Promise<Record<string, number>> => {
+    if (!probeHasSiblings) return {};
+    const r: ReadingGain = readingGain(models.lm, probeBatches, tokenizers, t.maxLmTokens, revelaOptions().loss);
+    return { readingGain: r.gain, sameDocumentLoss: r.sameDocument, otherDocumentsLoss: r.otherDocuments };
+  };
+  if (curves && !probeHasSiblings) io.log("  reading probe: off (no batch holds two chunks of one document)");
+
   let lmWarmupCurve: LossCurve | null = null;
+  let lmWarmupDir: string | null = null;
   let revelaBudget = revelaMinutes;
   if (!config.model.dir && t.lmWarmupShare > 0) {
     const warmupMinutes = revelaMinutes * t.lmWarmupShare;
@@ -305,10 +340,12 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       () =>
         train("lm-warmup", warmup, t.steps, warmupMinutes, {
           batching: t.lmWarmup === "inbatch" ? "consecutive" : t.batching,
+          ...(curves && probeHasSiblings ? { evaluate: lmReading } : {}),
         }),
     );
     warmup.dispose();
     lmWarmupCurve = run.curve;
+    lmWarmupDir = run.runDir;
     if (initFromLm) {
       copyWeights(models.lm.params, retrieverModel);
       const initRun = await clock.phase("evaluate the retriever initialised from the LM", io, () =>
@@ -332,7 +369,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
       revela,
       t.steps,
       revelaBudget,
-      curves ? { evaluate: curveEvaluator(retriever, curves, config.eval.batchSize) } : {},
+      curves ? { evaluate: withReading(curveEvaluator(retriever, curves, config.eval.batchSize), lmReading) } : {},
     ),
   );
   const stepsDone = revelaRun.result.step;
@@ -393,7 +430,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     documents: dataset.corpus.size,
     rows,
     lossCurves,
-    learningCurves: learningCurves(revelaRun.runDir, contrastiveRunDir),
+    learningCurves: learningCurves(revelaRun.runDir, contrastiveRunDir, lmWarmupDir),
     weights: { size: w.size, values: Array.from(w.weights), labels: weightsBatch.chunks.map((c) => c.docId) },
     config: {
       ...(config as unknown as Record<string, unknown>),
