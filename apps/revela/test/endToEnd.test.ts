@@ -76,6 +76,14 @@ describe("revela train, end to end on a slice of SciFact", () => {
     expect(ndcgChart.curves[0]!.points[0]!.loss).toBe(ndcgChart.curves[1]!.points[0]!.loss);
     const wChart = result.learningCurves!.find((c) => c.title.startsWith("Document weights"))!;
     expect(wChart.curves.map((c) => c.name)).toContain("mass on the BM25 neighbour");
+    // The reading probe: the LM's loss with other documents' chunks minus with same-document ones,
+    // measured in the LM warm-up and in Revela training (a finite figure in nats at each evaluation).
+    const readingChart = result.learningCurves!.find((c) => c.title.startsWith("Does the LM read"))!;
+    expect(readingChart.curves.map((c) => c.name)).toEqual(["LM warm-up", "Revela"]);
+    for (const curve of readingChart.curves) {
+      expect(curve.points.length).toBeGreaterThanOrEqual(2);
+      for (const p of curve.points) expect(Math.abs(p.loss)).toBeLessThan(5);
+    }
     const html = readFileSync(path.join(out, "report.html"), "utf8");
     expect(html).toContain("<svg");
     expect(html).toContain("Revela");

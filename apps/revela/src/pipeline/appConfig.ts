@@ -86,6 +86,7 @@ export interface AppConfig {
     /** After warm-up: `constant`, or `linear` to 0 at the step cap (official; a time budget may stop first). */
     decay: "constant" | "linear";
     maxGradNorm: number;
+    /** Train only the retriever; the LM keeps its initial weights and gets no warm-up. */
     freezeLm: boolean;
     /**
      * Share of the training time spent on plain next-token training of the LM before Revela starts

@@ -208,13 +208,15 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
         : {}),
     });
 
-  const initFromLm = !config.model.dir && t.lmWarmupShare > 0 && t.retrieverInit === "lm";
+  // A frozen LM is never trained, so it gets no warm-up either (train.freezeLm with a copying LM).
+  const lmWarmup = !config.model.dir && !t.freezeLm && t.lmWarmupShare > 0;
+  const initFromLm = lmWarmup && t.retrieverInit === "lm";
   // Budget. The contrastive baseline runs as many steps as Revela, each a single retriever pass
   // (measured on the default: 0.13 of a Revela step; 0.2 leaves room), the LM warm-up has no
   // baseline counterpart, and two more evaluations follow (three with a retriever initialised from
   // the LM). Training gets the rest.
   const remaining = config.minutes * 60 - clock.elapsed();
-  const warmupShare = config.model.dir ? 0 : t.lmWarmupShare;
+  const warmupShare = lmWarmup ? t.lmWarmupShare : 0;
   const baselineShare = config.baseline.contrastive ? 0.2 * (1 - warmupShare) : 0;
   const revelaMinutes = Math.max(
     0.5,
@@ -307,7 +309,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
   let lmWarmupCurve: LossCurve | null = null;
   let lmWarmupDir: string | null = null;
   let revelaBudget = revelaMinutes;
-  if (!config.model.dir && t.lmWarmupShare > 0) {
+  if (lmWarmup) {
     const warmupMinutes = revelaMinutes * t.lmWarmupShare;
     revelaBudget = revelaMinutes - warmupMinutes;
     // `inbatch`: the LM reads each chunk's same-document siblings through the in-batch term (W fixed

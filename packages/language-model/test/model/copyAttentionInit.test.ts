@@ -34,10 +34,14 @@ function readWriteMap(model: CausalLM, layer: number): number[][] {
   const m = Array.from({ length: d }, () => new Array<number>(d).fill(0));
   for (let h = 0; h < c.numAttentionHeads; h++) {
     const g = Math.floor(h / perGroup);
-    for (let out = 0; out < d; out++)
-      for (let e = 0; e < hd; e++)
-        for (let inp = 0; inp < d; inp++)
-          (m[out] as number[])[inp] += (o[out] as number[])[h * hd + e]! * (v[g * hd + e] as number[])[inp]!;
+    for (let out = 0; out < d; out++) {
+      const row = m[out] as number[];
+      for (let e = 0; e < hd; e++) {
+        const weight = (o[out] as number[])[h * hd + e] as number;
+        const read = v[g * hd + e] as number[];
+        for (let inp = 0; inp < d; inp++) row[inp] = (row[inp] as number) + weight * (read[inp] as number);
+      }
+    }
   }
   return m;
 }
