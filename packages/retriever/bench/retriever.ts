@@ -6,7 +6,8 @@ import { initBackend } from "@revela/kernels";
 import { Tokenizer, VocabularyCompaction } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import usearch from "usearch";
-import { type EmbeddingMatrix, ExactIndex, Retriever, type SearchResult, TopK, UsearchIndex } from "../src/index.js";
+import { type EmbeddingMatrix, ExactIndex, Retriever, type SearchResult, UsearchIndex } from "../src/index.js";
+import { TopK } from "../src/search/topK.js";
 import { clusteredUnitVectors, randomUnitVectors, rng } from "../test/support/randomVectors.js";
 
 /**

@@ -11,7 +11,7 @@ export {
 } from "./encoder/denseEncoder.js";
 export { DEFAULT_ENCODER_OPTIONS, type EncoderOptions, resolveEncoderOptions } from "./encoder/encoderOptions.js";
 export { POOLINGS, type Pooling, pool } from "./encoder/pooling.js";
-export { checkMatrix, type EmbeddingMatrix } from "./matrix/embeddingMatrix.js";
+export type { EmbeddingMatrix } from "./matrix/embeddingMatrix.js";
 export {
   type CreateRetrieverOptions,
   Retriever,
@@ -40,5 +40,4 @@ export {
 } from "./search/embeddingsFile.js";
 export { ExactIndex, type ExactIndexOptions } from "./search/exactIndex.js";
 export type { SearchIndex, SearchResult } from "./search/searchIndex.js";
-export { TopK } from "./search/topK.js";
 export { USEARCH_IDS_FORMAT, UsearchIndex, type UsearchIndexOptions } from "./search/usearchIndex.js";

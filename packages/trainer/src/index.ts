@@ -19,7 +19,6 @@ export type { Batch, BatcherState, BatchSource, Chunk, Document, RngState } from
 export { LanguageModelTrainer, type LanguageModelTrainerOptions } from "./lm/languageModelTrainer.js";
 export { AdamW, type AdamWOptions, type ParamGroup } from "./optim/adamW.js";
 export { clipGradNorm } from "./optim/clipGradNorm.js";
-export { GradientAccumulator } from "./optim/gradientAccumulator.js";
 export {
   LrSchedule,
   type LrScheduleKind,

@@ -12,8 +12,8 @@ import {
   loadEmbeddings,
   type SearchResult,
   saveEmbeddings,
-  TopK,
 } from "../../src/index.js";
+import { TopK } from "../../src/search/topK.js";
 import { bruteForceTopK, randomUnitVectors, rng } from "../support/randomVectors.js";
 
 let scratch: string;
