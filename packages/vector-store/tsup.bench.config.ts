@@ -8,4 +8,6 @@ export default defineConfig({
   target: "node20",
   clean: true,
   splitting: false,
+  // Native and wasm packages load their files relative to themselves: never bundle them.
+  external: ["usearch", "pg", "@electric-sql/pglite", "@electric-sql/pglite-pgvector", "@electric-sql/pglite-socket"],
 });
