@@ -67,6 +67,10 @@ export interface RunMemoryEstimate {
 const F32 = 4;
 /** The heap beyond the tensors, as a share of them (see estimateRunMemory). */
 const HEAP_OVERHEAD = 0.1;
+/** Per token and decoder layer, in units of hidden_size: what a measured step held beyond the counted items. */
+const UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER = 0.8;
+/** A layer in flight as measured, relative to its activations and gradients as counted. */
+const IN_FLIGHT_MEASURED = 1.4;
 /** CausalLM's default inferenceRowsPerPass. */
 const ENCODE_ROWS = 2048;
 /** headCrossEntropy's default slice of the vocabulary. */
@@ -207,10 +211,30 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
       bytes: (retrieverFloats + lmFloats) * F32,
       detail: `B ${batch}, LM L ${lmTokens} (two passes), retriever L ${retrieverTokens} + ${queryTokens}, ${layers} layers, ${recompute ? "recomputed per layer" : "kept for backward"}`,
     });
+    // Pass 2's in-batch term keeps its own scaled copy of each layer's queries for its gradient
+    // (@revela/inbatch-attention's streaming implementation saves q/√d).
+    const queryFloats = config.numAttentionHeads * config.headDim;
+    trainingStep.push({
+      name: "in-batch term queries",
+      bytes: layers * batch * lmTokens * queryFloats * F32,
+      detail: `q/√d of pass 2 kept per layer by the in-batch term's gradient`,
+    });
+    // Measured, not attributed. A Revela step of the smollm2-135m shape (LoRA r 256, B 8, L 156;
+    // wasmTensorBytes().peak) held 84 MiB more than the items above with 2 layers and 97 MiB more
+    // with 4: about 0.375·d floats a token and layer beyond the in-batch queries, and 40 % more than
+    // a layer in flight as counted. The 30-layer run at B 16 (which the estimate without these let
+    // through) ran out of the heap in pass 2's head with 3.84 GiB of tensors live: at least 0.8·d a
+    // token and layer. The larger is used.
+    const allTokens = 2 * batch * lmTokens + batch * (retrieverTokens + queryTokens);
+    trainingStep.push({
+      name: "unattributed (measured)",
+      bytes: Math.round(UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER * config.hiddenSize * layers * allTokens * F32),
+      detail: `${UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER}·d floats a token and layer that a measured step held beyond the items counted`,
+    });
     // The layer in flight: its full activations and their gradients (in backward, the recomputed layer).
     const widest = Math.max(batch * retrieverTokens, batch * lmTokens);
     const context = Math.max(retrieverTokens, lmTokens);
-    const layerBytes = 2 * widest * activationFloatsPerTokenLayer(config, lora, context) * F32;
+    const layerBytes = IN_FLIGHT_MEASURED * 2 * widest * activationFloatsPerTokenLayer(config, lora, context) * F32;
     // The loss goes through the head one vocabulary slice at a time (headCrossEntropy): a slice's
     // logits and their gradient, the slice of the head and its transposed and packed copies. The head
     // runs after the last layer and its gradient before the top layer's backward: never at the same

@@ -100,7 +100,7 @@ const smollm135 = parseModelConfig(
   "smollm2-135m config.json",
 );
 
-describe("the paper's plan (LoRA r 256, B 16, L 156) in the 4 GiB wasm heap", () => {
+describe("the paper's plan (LoRA r 256, B 16, L 156) and the 4 GiB wasm heap", () => {
   const paper = (optimizerState: "host" | "heap") => ({
     lora: lora(256),
     sharedBase: true,
@@ -109,21 +109,29 @@ describe("the paper's plan (LoRA r 256, B 16, L 156) in the 4 GiB wasm heap", ()
     optimizerState,
   });
 
-  it("fits the smollm2-135m shape with AdamW's state in JavaScript memory, and did not with it in the heap", () => {
+  it("takes AdamW's state off the heap: the smollm2-135m shape at r 256 fits B 12 instead of B 6, and the paper's B 16 is still refused", () => {
     const inHeap = estimateRunMemory(smollm135, paper("heap"));
     const onHost = estimateRunMemory(smollm135, paper("host"));
-    expect(inHeap.peakBytes).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
-    expect(onHost.peakBytes).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
     // 2 floats a trained parameter: 156,303,360 adapter parameters (both models) × 8 bytes.
-    const state = onHost.host.find((i) => i.name === "optimizer state");
-    expect(state?.bytes).toBe(156_303_360 * 8);
+    expect(onHost.host.find((i) => i.name === "optimizer state")?.bytes).toBe(156_303_360 * 8);
     expect(onHost.held.some((i) => i.name === "optimizer state")).toBe(false);
     expect(inHeap.held.find((i) => i.name === "optimizer state")?.bytes).toBe(156_303_360 * 8);
-    // The state moved out, and only the heap overhead on it with it.
+    // The state moved out, and the heap overhead on it with it.
     expect(inHeap.peakBytes - onHost.peakBytes).toBeCloseTo(1.1 * 156_303_360 * 8, -3);
-    expect(() =>
-      checkRunMemory(smollm135, paper("host"), WASM_MAX_HEAP_BYTES, { limitName: "the heap", source: "test" }),
-    ).not.toThrow();
+    // Measured (issue 15): B 16 at r 256 ran out of the heap in pass 2, so the estimate must refuse it.
+    expect(onHost.peakBytes).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+    const largestBatch = (state: "host" | "heap") => {
+      let b = 16;
+      while (
+        b > 1 &&
+        estimateRunMemory(smollm135, { ...paper(state), train: { ...paper(state).train, batch: b } }).peakBytes >
+          WASM_MAX_HEAP_BYTES
+      )
+        b--;
+      return b;
+    };
+    expect(largestBatch("heap")).toBe(6);
+    expect(largestBatch("host")).toBe(12);
   });
 
   it("counts gradients only beyond the activations they replace: none at B 16, some where the adapters outweigh the activations", () => {
@@ -151,7 +159,7 @@ describe("the paper's plan (LoRA r 256, B 16, L 156) in the 4 GiB wasm heap", ()
       message = (e as Error).message;
     }
     expect(message).toMatch(
-      /needs an estimated 6\.\d\d GiB at its peak, more than the wasm heap's maximum \(4\.00 GiB\)/,
+      /needs an estimated 7\.\d\d GiB at its peak, more than the wasm heap's maximum \(4\.00 GiB\)/,
     );
     expect(message).toContain("base weights 1.84 GiB (one frozen copy");
     expect(message).not.toContain("optimizer state");
@@ -163,7 +171,7 @@ describe("the paper's plan (LoRA r 256, B 16, L 156) in the 4 GiB wasm heap", ()
       Number(m[1]),
       Number(m[2]),
     ]);
-    expect(pairs.map(([b]) => b)).toEqual([8, 4, 2]);
+    expect(pairs.map(([b]) => b)).toEqual([4, 2]);
     for (const [b, r] of pairs as [number, number][]) {
       const at = (rank: number) =>
         estimateRunMemory(qwen05, { ...paper("host"), lora: lora(rank), train: { ...paper("host").train, batch: b } });
