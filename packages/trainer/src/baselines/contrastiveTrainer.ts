@@ -2,15 +2,12 @@ import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import { requireRngState, SeededRandom } from "../data/seededRandom.js";
 import type { Batch } from "../data/types.js";
-import { AdamW } from "../optim/adamW.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
 import { paddedBatch } from "../revela/paddedBatch.js";
 import type { Embedder } from "../revela/revelaLoss.js";
-import type { CheckpointData } from "../run/checkpointData.js";
-import { type NamedVariables, namedTrainables } from "../run/namedTrainables.js";
-import { StepRunner } from "../run/stepRunner.js";
-import type { StepMetrics, Trainable } from "../run/trainable.js";
-import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
+import type { JsonObject } from "../run/checkpointData.js";
+import { SingleModelTrainer } from "../run/singleModelTrainer.js";
+import type { StepMetrics } from "../run/trainable.js";
 
 export interface ContrastiveTrainerOptions {
   retriever: Embedder;
@@ -35,10 +32,7 @@ export interface ContrastiveTrainerOptions {
  * crop-2 similarity matrix / τ against the diagonal). Same backbone, batches and optimizer as Revela,
  * so the two are compared at equal steps.
  */
-export class ContrastiveTrainer implements Trainable<Batch> {
-  readonly optimizer: AdamW;
-  private readonly vars: NamedVariables;
-  private readonly runner: StepRunner;
+export class ContrastiveTrainer extends SingleModelTrainer {
   private rng: SeededRandom;
 
   constructor(readonly options: ContrastiveTrainerOptions) {
@@ -47,17 +41,7 @@ export class ContrastiveTrainer implements Trainable<Batch> {
     const [lo, hi] = o.cropRatio;
     if (!(lo > 0 && hi <= 1 && lo <= hi))
       throw new Error(`ContrastiveTrainer: cropRatio must satisfy 0 < lo ≤ hi ≤ 1, got [${lo}, ${hi}]`);
-    this.vars = namedTrainables("retriever", o.retrieverModel);
-    this.optimizer = new AdamW([{ name: "retriever", params: Object.values(this.vars), lr: o.lr }], {
-      weightDecay: o.weightDecay,
-      ...(o.schedule ? { schedule: o.schedule } : {}),
-    });
-    this.runner = new StepRunner({
-      optimizer: this.optimizer,
-      groups: { retriever: this.vars },
-      maxGradNorm: o.maxGradNorm,
-      where: "ContrastiveTrainer",
-    });
+    super("ContrastiveTrainer", "retriever", o.retrieverModel, o);
     this.rng = SeededRandom.fromSeed(o.seed);
   }
 
@@ -103,17 +87,11 @@ export class ContrastiveTrainer implements Trainable<Batch> {
     }
   }
 
-  async exportState(): Promise<CheckpointData> {
-    return exportTrainerState(this.vars, this.optimizer, { rng: { ...this.rng.state() } });
+  protected override extraState(): JsonObject {
+    return { rng: { ...this.rng.state() } };
   }
 
-  async importState(data: CheckpointData): Promise<void> {
-    importTrainerState(this.vars, this.optimizer, data, "ContrastiveTrainer.importState");
-    this.rng = SeededRandom.fromState(requireRngState(data.state.rng, "ContrastiveTrainer.importState: state.rng"));
-  }
-
-  dispose(): void {
-    this.optimizer.dispose();
-    this.runner.dispose();
+  protected override importExtraState(state: JsonObject, where: string): void {
+    this.rng = SeededRandom.fromState(requireRngState(state.rng, `${where}: state.rng`));
   }
 }

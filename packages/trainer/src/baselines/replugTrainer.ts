@@ -2,16 +2,12 @@ import { IGNORE_INDEX } from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
-import { AdamW } from "../optim/adamW.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
 import { paddedBatch } from "../revela/paddedBatch.js";
 import type { BatchTokenizers } from "../revela/revelaBatch.js";
 import type { Embedder } from "../revela/revelaLoss.js";
-import type { CheckpointData } from "../run/checkpointData.js";
-import { type NamedVariables, namedTrainables } from "../run/namedTrainables.js";
-import { StepRunner } from "../run/stepRunner.js";
-import type { StepMetrics, Trainable } from "../run/trainable.js";
-import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
+import { SingleModelTrainer } from "../run/singleModelTrainer.js";
+import type { StepMetrics } from "../run/trainable.js";
 
 export interface ReplugTrainerOptions {
   retriever: Embedder;
@@ -41,11 +37,7 @@ export interface ReplugTrainerOptions {
  * passes over 2L tokens per batch, where Revela needs two passes over L — the comparison the
  * paper makes; expect it to be far slower per step.
  */
-export class ReplugTrainer implements Trainable<Batch> {
-  readonly optimizer: AdamW;
-  private readonly vars: NamedVariables;
-  private readonly runner: StepRunner;
-
+export class ReplugTrainer extends SingleModelTrainer {
   constructor(readonly options: ReplugTrainerOptions) {
     const o = options;
     for (const [name, v] of Object.entries({ temperature: o.temperature, lmTemperature: o.lmTemperature })) {
@@ -54,17 +46,7 @@ export class ReplugTrainer implements Trainable<Batch> {
     }
     if (!Number.isInteger(o.pairsPerPass) || o.pairsPerPass < 1)
       throw new Error(`ReplugTrainer: pairsPerPass must be a positive integer, got ${o.pairsPerPass}`);
-    this.vars = namedTrainables("retriever", o.retrieverModel);
-    this.optimizer = new AdamW([{ name: "retriever", params: Object.values(this.vars), lr: o.lr }], {
-      weightDecay: o.weightDecay,
-      ...(o.schedule ? { schedule: o.schedule } : {}),
-    });
-    this.runner = new StepRunner({
-      optimizer: this.optimizer,
-      groups: { retriever: this.vars },
-      maxGradNorm: o.maxGradNorm,
-      where: "ReplugTrainer",
-    });
+    super("ReplugTrainer", "retriever", o.retrieverModel, o);
   }
 
   /** score[i][j] = mean log p_LM(chunk i | chunk j), −∞ on the diagonal. No gradient. */
@@ -167,18 +149,5 @@ export class ReplugTrainer implements Trainable<Batch> {
     } finally {
       tf.dispose([qIds, qMask, pIds, pMask, diagonal, target]);
     }
-  }
-
-  async exportState(): Promise<CheckpointData> {
-    return exportTrainerState(this.vars, this.optimizer);
-  }
-
-  async importState(data: CheckpointData): Promise<void> {
-    importTrainerState(this.vars, this.optimizer, data, "ReplugTrainer.importState");
-  }
-
-  dispose(): void {
-    this.optimizer.dispose();
-    this.runner.dispose();
   }
 }

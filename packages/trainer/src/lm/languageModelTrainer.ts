@@ -1,14 +1,10 @@
 import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
-import { AdamW } from "../optim/adamW.js";
 import type { LrSchedule } from "../optim/lrSchedule.js";
 import { paddedBatch } from "../revela/paddedBatch.js";
-import type { CheckpointData } from "../run/checkpointData.js";
-import { type NamedVariables, namedTrainables } from "../run/namedTrainables.js";
-import { StepRunner } from "../run/stepRunner.js";
-import type { StepMetrics, Trainable } from "../run/trainable.js";
-import { exportTrainerState, importTrainerState } from "../run/trainerState.js";
+import { SingleModelTrainer } from "../run/singleModelTrainer.js";
+import type { StepMetrics } from "../run/trainable.js";
 
 export interface LanguageModelTrainerOptions {
   lm: CausalLM;
@@ -29,26 +25,12 @@ export interface LanguageModelTrainerOptions {
  * gradient through W says anything useful about which chunks help — before that, the retriever
  * would only receive noise.
  */
-export class LanguageModelTrainer implements Trainable<Batch> {
-  readonly optimizer: AdamW;
-  private readonly vars: NamedVariables;
-  private readonly runner: StepRunner;
-
+export class LanguageModelTrainer extends SingleModelTrainer {
   constructor(readonly options: LanguageModelTrainerOptions) {
     if (!Number.isInteger(options.maxTokens) || options.maxTokens < 2) {
       throw new Error(`LanguageModelTrainer: maxTokens must be an integer ≥ 2, got ${options.maxTokens}`);
     }
-    this.vars = namedTrainables("lm", options.lm);
-    this.optimizer = new AdamW([{ name: "lm", params: Object.values(this.vars), lr: options.lr }], {
-      weightDecay: options.weightDecay,
-      ...(options.schedule ? { schedule: options.schedule } : {}),
-    });
-    this.runner = new StepRunner({
-      optimizer: this.optimizer,
-      groups: { lm: this.vars },
-      maxGradNorm: options.maxGradNorm,
-      where: "LanguageModelTrainer",
-    });
+    super("LanguageModelTrainer", "lm", options.lm, options);
   }
 
   async step(batch: Batch): Promise<StepMetrics> {
@@ -71,18 +53,5 @@ export class LanguageModelTrainer implements Trainable<Batch> {
     } finally {
       tf.dispose([idsT, maskT]);
     }
-  }
-
-  async exportState(): Promise<CheckpointData> {
-    return exportTrainerState(this.vars, this.optimizer);
-  }
-
-  async importState(data: CheckpointData): Promise<void> {
-    importTrainerState(this.vars, this.optimizer, data, "LanguageModelTrainer.importState");
-  }
-
-  dispose(): void {
-    this.optimizer.dispose();
-    this.runner.dispose();
   }
 }
