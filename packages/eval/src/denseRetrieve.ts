@@ -1,9 +1,10 @@
+import { TopK } from "@revela/text-data";
 import type { BeirDocument } from "./beirDataset.js";
 import { documentList } from "./documentList.js";
 import type { Embedding, Encoder } from "./encoder.js";
 import { checkQueries, type RetrieveOptions } from "./retrieveOptions.js";
 import type { Run } from "./run.js";
-import { TopK } from "./topK.js";
+import { compareBytewise } from "./trecOrder.js";
 
 export interface DenseRetrieveOptions extends RetrieveOptions {
   /** Documents encoded and scored at a time; memory holds one chunk of embeddings. Default 1024. */
@@ -64,7 +65,7 @@ export async function denseRetrieve(
     options.onProgress?.({ phase: "queries", done: start + ids.length, total: numQueries });
   }
 
-  const heaps = queryIds.map(() => new TopK(options.ignoreIdenticalIds ? k + 1 : k));
+  const heaps = queryIds.map(() => new TopK<string>(options.ignoreIdenticalIds ? k + 1 : k, trecTieOrder));
   const chunk = new Float32Array(Math.min(chunkSize, docs.length) * Math.max(dim, 0));
   for (let start = 0; start < docs.length; start += chunkSize) {
     const batch = docs.slice(start, start + chunkSize);
@@ -84,7 +85,8 @@ export async function denseRetrieve(
 
   const run: Run = new Map();
   queryIds.forEach((queryId, q) => {
-    let hits = (heaps[q] as TopK).hits();
+    const best = (heaps[q] as TopK<string>).sorted();
+    let hits = best.keys.map((docId, i) => ({ docId, score: best.scores[i] as number }));
     if (options.ignoreIdenticalIds) hits = hits.filter((h) => h.docId !== queryId).slice(0, k);
     run.set(queryId, hits);
   });
@@ -98,16 +100,16 @@ function scoreChunk(
   chunk: Float32Array,
   batch: readonly BeirDocument[],
   dim: number,
-  heaps: TopK[],
+  heaps: TopK<string>[],
 ): void {
   for (let q = 0; q < numQueries; q++) {
-    const heap = heaps[q] as TopK;
+    const heap = heaps[q] as TopK<string>;
     const qOffset = q * dim;
     for (let j = 0; j < batch.length; j++) {
       const dOffset = j * dim;
       let dot = 0;
       for (let d = 0; d < dim; d++) dot += (queryMatrix[qOffset + d] as number) * (chunk[dOffset + d] as number);
-      if (heap.admits(dot)) heap.offer((batch[j] as BeirDocument).id, dot);
+      if (dot >= heap.threshold) heap.offer(dot, (batch[j] as BeirDocument).id);
     }
   }
 }
@@ -134,3 +136,6 @@ function copyRow(v: Embedding, out: Float32Array, offset: number, dim: number, s
   const scale = similarity === "cosine" && norm > 0 ? 1 / Math.sqrt(norm) : 1;
   for (let d = 0; d < dim; d++) out[offset + d] = (v[d] as number) * scale;
 }
+
+/** Equal scores in trec_eval order: the byte-wise greater document id first. */
+const trecTieOrder = (a: string, b: string): number => compareBytewise(b, a);

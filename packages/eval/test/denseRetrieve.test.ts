@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { type BeirDocument, compareTrecOrder, denseRetrieve, type Encoder, type Hit } from "../src/index.js";
-import { TopK } from "../src/topK.js";
 
 // A deterministic toy encoder: letter counts of the text, so similar texts get similar vectors.
 const letters = (text: string): Float32Array => {
@@ -107,17 +106,5 @@ describe("denseRetrieve (exact search)", () => {
     await expect(denseRetrieve(toyEncoder(), corpus, queries, { k: 0 })).rejects.toThrow(
       /k must be a positive integer, got 0/,
     );
-  });
-});
-
-describe("TopK", () => {
-  it("keeps the best k of a stream in trec_eval order, whatever the arrival order", () => {
-    const pairs: Hit[] = Array.from({ length: 200 }, (_, i) => ({ docId: `d${(i * 37) % 200}`, score: (i * 13) % 7 }));
-    const expected = [...pairs].sort(compareTrecOrder).slice(0, 25);
-    for (const order of [pairs, [...pairs].reverse()]) {
-      const top = new TopK(25);
-      for (const p of order) if (top.admits(p.score)) top.offer(p.docId, p.score);
-      expect(top.hits()).toEqual(expected);
-    }
   });
 });

@@ -4,10 +4,10 @@ import { dirname } from "node:path";
 import { emit, timeMedian } from "@revela/bench";
 import { initBackend } from "@revela/kernels";
 import { Tokenizer, VocabularyCompaction } from "@revela/language-model";
+import { TopK } from "@revela/text-data";
 import * as tf from "@tensorflow/tfjs";
 import usearch from "usearch";
 import { type EmbeddingMatrix, ExactIndex, Retriever, type SearchResult, UsearchIndex } from "../src/index.js";
-import { TopK } from "../src/search/topK.js";
 import { clusteredUnitVectors, randomUnitVectors, rng } from "../test/support/randomVectors.js";
 
 /**
@@ -121,11 +121,11 @@ function recall(found: SearchResult, truth: SearchResult): number {
 /** Baseline: a plain JS scan, one query at a time, with the same bounded heap. */
 function jsScan(corpus: EmbeddingMatrix, queries: EmbeddingMatrix): void {
   for (let q = 0; q < queries.shape[0]; q++) {
-    const heap = new TopK(K);
+    const heap = new TopK<number>(K, (a, b) => a - b);
     for (let r = 0; r < N; r++) {
       let s = 0;
       for (let j = 0; j < D; j++) s += (queries.data[q * D + j] as number) * (corpus.data[r * D + j] as number);
-      if (s > heap.threshold) heap.push(s, r);
+      if (s > heap.threshold) heap.offer(s, r);
     }
     heap.sorted();
   }

@@ -1,8 +1,8 @@
+import { TopK } from "@revela/text-data";
 import * as tf from "@tensorflow/tfjs";
 import { checkIds, checkK, checkMatrix, type EmbeddingMatrix } from "../matrix/embeddingMatrix.js";
 import { EmbeddingsReader, EmbeddingsWriter } from "./embeddingsFile.js";
 import type { SearchIndex, SearchResult } from "./searchIndex.js";
-import { TopK } from "./topK.js";
 
 export interface ExactIndexOptions {
   /**
@@ -107,7 +107,7 @@ export class ExactIndex implements SearchIndex {
     // Without initBackend, tfjs starts its highest-priority backend lazily; make sure it has.
     await tf.ready();
     const [nq, d] = queries.shape;
-    const heaps = Array.from({ length: nq }, () => new TopK(Math.min(k, Math.max(this.size, 1))));
+    const heaps = Array.from({ length: nq }, () => new TopK<number>(Math.min(k, Math.max(this.size, 1)), byRow));
     const queryRows = Math.max(1, Math.min(nq, Math.floor(MAX_SCORES / this.blockRows)));
     const queryChunks: tf.Tensor2D[] = [];
     for (let q = 0; q < nq; q += queryRows) {
@@ -128,13 +128,13 @@ export class ExactIndex implements SearchIndex {
             product.dispose();
             const firstQuery = c * queryRows;
             for (let i = 0; i < chunk.shape[0]; i++) {
-              const heap = heaps[firstQuery + i] as TopK;
+              const heap = heaps[firstQuery + i] as TopK<number>;
               const offset = i * rows;
               let threshold = heap.threshold;
               for (let r = 0; r < rows; r++) {
                 const s = scores[offset + r] as number;
                 if (s > threshold) {
-                  heap.push(s, base + r);
+                  heap.offer(s, base + r);
                   threshold = heap.threshold;
                 }
               }
@@ -151,9 +151,9 @@ export class ExactIndex implements SearchIndex {
     const ids = this.reader ? this.reader.ids : this.ids;
     const result: SearchResult = { ids: [], scores: [] };
     for (const heap of heaps) {
-      const { scores, rows } = heap.sorted();
-      result.ids.push(rows.map((r) => ids[r] as string));
-      result.scores.push(scores);
+      const { scores, keys } = heap.sorted();
+      result.ids.push(keys.map((r) => ids[r] as string));
+      result.scores.push(Float32Array.from(scores));
     }
     return result;
   }
@@ -192,3 +192,6 @@ export class ExactIndex implements SearchIndex {
     }
   }
 }
+
+/** Equal scores: the earlier row first, as a stable sort of the brute-force scores has them. */
+const byRow = (a: number, b: number): number => a - b;

@@ -13,8 +13,7 @@ import {
   type SearchResult,
   saveEmbeddings,
 } from "../../src/index.js";
-import { TopK } from "../../src/search/topK.js";
-import { bruteForceTopK, randomUnitVectors, rng } from "../support/randomVectors.js";
+import { bruteForceTopK, randomUnitVectors } from "../support/randomVectors.js";
 
 let scratch: string;
 beforeAll(async () => {
@@ -42,26 +41,6 @@ function expectMatchesBruteForce(result: SearchResult, expected: ReturnType<type
     });
   });
 }
-
-describe("TopK", () => {
-  it("keeps the k best of a stream, best first, ties to the earlier row", () => {
-    const random = rng(3);
-    for (const k of [1, 5, 64]) {
-      const scores = Array.from({ length: 500 }, () => Math.round(random() * 50) / 50); // many ties
-      const heap = new TopK(k);
-      scores.forEach((s, r) => {
-        heap.push(Math.fround(s), r);
-      });
-      const expected = scores
-        .map((s, r) => ({ s: Math.fround(s), r }))
-        .sort((a, b) => b.s - a.s || a.r - b.r)
-        .slice(0, k);
-      const got = heap.sorted();
-      expect(got.rows).toEqual(expected.map((e) => e.r));
-      expect(Array.from(got.scores)).toEqual(expected.map((e) => e.s));
-    }
-  });
-});
 
 describe("ExactIndex", () => {
   it("finds the brute-force top-k, whatever the block size", async () => {
