@@ -88,27 +88,15 @@ function sample(ids: Set<string>): string {
 /** corpus.jsonl: one `{"_id", "title"?, "text"}` object a line; other fields (metadata) are ignored. */
 export async function readCorpus(file: string, options: ReadOptions = {}): Promise<Map<string, BeirDocument>> {
   const corpus = new Map<string, BeirDocument>();
-  const firstLine = new Map<string, number>();
-  const invalid = new InvalidUtf8Lines(file);
-  for await (const read of readLines(file)) {
-    const { text, line } = read;
-    invalid.add(read);
-    if (text.trim() === "") continue;
-    const record = parseJsonObject(text, file, line);
-    const id = readId(record, file, line);
+  for await (const { record, id, line } of jsonlRecords(file, "document", options)) {
     const body = record.text;
     if (typeof body !== "string")
       throw new DataFormatError(file, line, `document "${id}": "text" must be a string, got ${describe(body)}`);
     const title = record.title ?? "";
     if (typeof title !== "string")
       throw new DataFormatError(file, line, `document "${id}": "title" must be a string, got ${describe(title)}`);
-    const previous = firstLine.get(id);
-    if (previous !== undefined)
-      throw new DataFormatError(file, line, `duplicate document id "${id}" (first at line ${previous})`);
-    firstLine.set(id, line);
     corpus.set(id, { id, title, text: body });
   }
-  reportInvalid(invalid, options);
   return corpus;
 }
 
@@ -117,14 +105,26 @@ export interface ReadOptions {
   warnings?: string[];
 }
 
-function reportInvalid(invalid: InvalidUtf8Lines, options: ReadOptions): void {
-  const warning = invalid.warning();
-  if (warning !== null) options.warnings?.push(warning);
-}
-
 /** queries.jsonl: one `{"_id", "text"}` object a line. */
 export async function readQueries(file: string, options: ReadOptions = {}): Promise<Map<string, string>> {
   const queries = new Map<string, string>();
+  for await (const { record, id, line } of jsonlRecords(file, "query", options)) {
+    if (typeof record.text !== "string")
+      throw new DataFormatError(file, line, `query "${id}": "text" must be a string, got ${describe(record.text)}`);
+    queries.set(id, record.text);
+  }
+  return queries;
+}
+
+/**
+ * The JSON objects of a BEIR JSONL file with their `_id` and line, blank lines skipped: a line that
+ * is not an object, lacks an `_id` or repeats one throws; invalid UTF-8 becomes one warning at the end.
+ */
+async function* jsonlRecords(
+  file: string,
+  kind: "document" | "query",
+  options: ReadOptions,
+): AsyncGenerator<{ record: Record<string, unknown>; id: string; line: number }> {
   const firstLine = new Map<string, number>();
   const invalid = new InvalidUtf8Lines(file);
   for await (const read of readLines(file)) {
@@ -133,16 +133,18 @@ export async function readQueries(file: string, options: ReadOptions = {}): Prom
     if (text.trim() === "") continue;
     const record = parseJsonObject(text, file, line);
     const id = readId(record, file, line);
-    if (typeof record.text !== "string")
-      throw new DataFormatError(file, line, `query "${id}": "text" must be a string, got ${describe(record.text)}`);
     const previous = firstLine.get(id);
     if (previous !== undefined)
-      throw new DataFormatError(file, line, `duplicate query id "${id}" (first at line ${previous})`);
+      throw new DataFormatError(file, line, `duplicate ${kind} id "${id}" (first at line ${previous})`);
     firstLine.set(id, line);
-    queries.set(id, record.text);
+    yield { record, id, line };
   }
   reportInvalid(invalid, options);
-  return queries;
+}
+
+function reportInvalid(invalid: InvalidUtf8Lines, options: ReadOptions): void {
+  const warning = invalid.warning();
+  if (warning !== null) options.warnings?.push(warning);
 }
 
 /**
