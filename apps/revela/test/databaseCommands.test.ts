@@ -156,40 +156,52 @@ async function roundTrip(target: string): Promise<void> {
 }
 
 describe("revela index / search --db / eval --db", () => {
-  it("on the embedded database (a folder)", async () => {
-    await roundTrip(path.join(tmp, "db"));
-  }, HANG_LIMIT);
+  it(
+    "on the embedded database (a folder)",
+    async () => {
+      await roundTrip(path.join(tmp, "db"));
+    },
+    HANG_LIMIT,
+  );
 
-  it("on a PostgreSQL server (PGlite served on 127.0.0.1 by this test)", async () => {
-    db = await PGlite.create({ extensions: { vector } });
-    server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 8 });
-    await server.start();
-    const port = /:(\d+)$/.exec(server.getServerConn())?.[1];
-    await roundTrip(`postgres://postgres:pw@127.0.0.1:${port}/postgres`);
-    const hnsw = await runRevela([
-      "index",
-      "--retriever",
-      retrieverDir,
-      "--data",
-      dataDir,
-      "--db",
-      `postgres://postgres:pw@127.0.0.1:${port}/postgres`,
-      "--hnsw",
-      "--hnsw-m",
-      "8",
-      "--json",
-    ]);
-    expect(JSON.parse(hnsw.stdout)).toMatchObject({ hnsw: { m: 8, efConstruction: 64 } });
-  }, HANG_LIMIT);
+  it(
+    "on a PostgreSQL server (PGlite served on 127.0.0.1 by this test)",
+    async () => {
+      db = await PGlite.create({ extensions: { vector } });
+      server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 8 });
+      await server.start();
+      const port = /:(\d+)$/.exec(server.getServerConn())?.[1];
+      await roundTrip(`postgres://postgres:pw@127.0.0.1:${port}/postgres`);
+      const hnsw = await runRevela([
+        "index",
+        "--retriever",
+        retrieverDir,
+        "--data",
+        dataDir,
+        "--db",
+        `postgres://postgres:pw@127.0.0.1:${port}/postgres`,
+        "--hnsw",
+        "--hnsw-m",
+        "8",
+        "--json",
+      ]);
+      expect(JSON.parse(hnsw.stdout)).toMatchObject({ hnsw: { m: 8, efConstruction: 64 } });
+    },
+    HANG_LIMIT,
+  );
 
-  it("says what is missing or wrong", async () => {
-    const noDb = await runRevela(["index", "--retriever", retrieverDir, "--data", dataDir]);
-    expect(noDb.stderr).toMatch(/--db is required/);
-    const both = await runRevela(["search", "--retriever", retrieverDir, "--db", "x", "--index", "y", "q"]);
-    expect(both.stderr).toMatch(/give --index <file> .* or --db <dir\|url>/);
-    const filter = await runRevela(["search", "--retriever", retrieverDir, "--db", "x", "--filter", "[1]", "q"]);
-    expect(filter.stderr).toMatch(/--filter.*must be a JSON object/);
-    const empty = await runRevela(["search", "--retriever", retrieverDir, "--db", path.join(tmp, "empty-db"), "q"]);
-    expect(empty.stderr).toMatch(/holds no collection yet \(run revela index first\)/);
-  }, HANG_LIMIT);
+  it(
+    "says what is missing or wrong",
+    async () => {
+      const noDb = await runRevela(["index", "--retriever", retrieverDir, "--data", dataDir]);
+      expect(noDb.stderr).toMatch(/--db is required/);
+      const both = await runRevela(["search", "--retriever", retrieverDir, "--db", "x", "--index", "y", "q"]);
+      expect(both.stderr).toMatch(/give --index <file> .* or --db <dir\|url>/);
+      const filter = await runRevela(["search", "--retriever", retrieverDir, "--db", "x", "--filter", "[1]", "q"]);
+      expect(filter.stderr).toMatch(/--filter.*must be a JSON object/);
+      const empty = await runRevela(["search", "--retriever", retrieverDir, "--db", path.join(tmp, "empty-db"), "q"]);
+      expect(empty.stderr).toMatch(/holds no collection yet \(run revela index first\)/);
+    },
+    HANG_LIMIT,
+  );
 });
