@@ -88,7 +88,7 @@ async function timeQueries(
 }
 
 // ---------- index throughput ----------
-const identity = { id: "bench", hash: "0".repeat(63) + "1", dimensions: D };
+const identity = { id: "bench", hash: `${"0".repeat(63)}1`, dimensions: D };
 const store = await VectorStore.open(MEMORY_LOCATION);
 const collection = await store.collection("bench", { retriever: identity });
 const BATCH = 1000;
