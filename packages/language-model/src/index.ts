@@ -66,27 +66,16 @@ export {
   type CheckpointHeaders,
   type CheckpointTensorLocation,
   DEFAULT_MAX_SHARD_BYTES,
-  planShards,
   type ReadCheckpointOptions,
   readCheckpointHeaders,
   readCheckpointTensors,
   SAFE_ADAPTER_WEIGHTS_NAME,
   SAFE_WEIGHTS_NAME,
-  shardFileName,
   type WriteCheckpointOptions,
   type WrittenCheckpoint,
   writeCheckpointTensors,
 } from "./safetensors/checkpoint.js";
-export {
-  bfloat16BitsToFloat32Bits,
-  decodeHalf,
-  encodeHalf,
-  type FloatDtype,
-  float16BitsToFloat32Bits,
-  float32BitsToBfloat16Bits,
-  float32BitsToFloat16Bits,
-  type SafetensorsDtype,
-} from "./safetensors/dtypes.js";
+export { decodeHalf, encodeHalf, type FloatDtype, type SafetensorsDtype } from "./safetensors/dtypes.js";
 export { parseSafetensorsHeader, type SafetensorsHeader, type SafetensorsTensorInfo } from "./safetensors/header.js";
 export {
   type ReadSafetensorsOptions,
