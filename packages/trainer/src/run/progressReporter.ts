@@ -62,10 +62,9 @@ export class ProgressReporter {
   start(total: number, startStep = 0, timeBudgetMs = Number.POSITIVE_INFINITY): void {
     if (!Number.isInteger(total) || total < 0)
       throw new Error(`ProgressReporter.start: total must be a non-negative integer, got ${String(total)}`);
-    if (!Number.isInteger(startStep) || startStep < 0 || startStep > total)
-      throw new Error(
-        `ProgressReporter.start: startStep must be an integer in [0, ${total}], got ${String(startStep)}`,
-      );
+    // A resumed run may already be past a lowered step cap: it then reports and stops.
+    if (!Number.isInteger(startStep) || startStep < 0)
+      throw new Error(`ProgressReporter.start: startStep must be a non-negative integer, got ${String(startStep)}`);
     if (typeof timeBudgetMs !== "number" || Number.isNaN(timeBudgetMs) || timeBudgetMs < 0)
       throw new Error(
         `ProgressReporter.start: timeBudgetMs must be a number ≥ 0 (Infinity: none), got ${String(timeBudgetMs)}`,
