@@ -1,15 +1,14 @@
+import { checkOption } from "@revela/kernels";
 import { formatShape, requireRank, requireShape } from "@revela/kernels/checks";
 import * as tf from "@tensorflow/tfjs";
 import { denseCrossAttention } from "./denseCrossAttention.js";
 import { type DropoutOptions, validateDropout } from "./dropoutMask.js";
+import { CROSS_ATTENTION_OPTIONS, type CrossAttentionImplementation } from "./options.js";
 import type { CrossAttentionProblem } from "./problem.js";
 import { streamingCrossAttention } from "./streamingCrossAttention.js";
 import { supportGradient } from "./supportGradient.js";
 import { topkCrossAttention } from "./topkCrossAttention.js";
 import { readBinaryMask, requireFloat32, requireInteger } from "./validate.js";
-
-export const IMPLEMENTATIONS = ["dense", "streaming", "topk"] as const;
-export type CrossAttentionImplementation = (typeof IMPLEMENTATIONS)[number];
 
 export const WEIGHT_GRADIENTS = ["all", "support"] as const;
 export type WeightGradient = (typeof WEIGHT_GRADIENTS)[number];
@@ -76,13 +75,23 @@ export function crossDocumentAttention(
       `${OP}: query heads (${h}, q ${formatShape(q.shape)}) must be a multiple of kv heads (${hkv}, k ${formatShape(k.shape)})`,
     );
   }
-  const implementation = options.implementation ?? "streaming";
-  if (!IMPLEMENTATIONS.includes(implementation)) {
-    throw new Error(
-      `${OP}: implementation must be one of ${IMPLEMENTATIONS.join(", ")}, got ${String(implementation)}`,
-    );
-  }
-  const topK = implementation === "topk" ? requireInteger(OP, "topK", options.topK ?? Math.min(2, b), 1, b) : 0;
+  const spec = CROSS_ATTENTION_OPTIONS;
+  const implementation = checkOption(
+    spec.implementation,
+    options.implementation ?? spec.implementation.default,
+    `${OP}: implementation`,
+  );
+  // The schema's range holds for every batch; a row of B chunks caps it at B.
+  const topK =
+    implementation === "topk"
+      ? requireInteger(
+          OP,
+          "topK",
+          checkOption(spec.topK, options.topK ?? Math.min(spec.topK.default, b), `${OP}: topK`),
+          1,
+          b,
+        )
+      : 0;
   let keyMask: Float32Array | null = null;
   if (options.keyPaddingMask !== undefined) {
     requireFloat32(OP, "keyPaddingMask", options.keyPaddingMask);
@@ -111,7 +120,7 @@ export function crossDocumentAttention(
     l,
     d,
     keyMask,
-    valueNorm: options.valueNorm ?? true,
+    valueNorm: checkOption(spec.valueNorm, options.valueNorm ?? spec.valueNorm.default, `${OP}: valueNorm`),
     dropout: dropout !== null && dropout.rate > 0 ? dropout : null,
   };
 

@@ -1,6 +1,8 @@
+import { checkOption } from "@revela/kernels";
 import { formatShape, requireRank, requireShape } from "@revela/kernels/checks";
 import * as tf from "@tensorflow/tfjs";
 import { roundTensorToBfloat16 } from "./bfloat16.js";
+import { DOCUMENT_WEIGHTS_OPTIONS, type SimilarityPrecision } from "./options.js";
 import { safeL2Norm } from "./safeL2Norm.js";
 import { selectTopK } from "./selectTopK.js";
 import { requireFloat32, requireInteger } from "./validate.js";
@@ -21,9 +23,6 @@ export interface DocumentWeightsOptions {
   similarityPrecision?: SimilarityPrecision;
 }
 
-export type SimilarityPrecision = "float32" | "bf16";
-export const SIMILARITY_PRECISIONS: readonly SimilarityPrecision[] = ["float32", "bf16"];
-
 const OP = "documentWeights";
 
 /**
@@ -42,10 +41,13 @@ export function documentWeights(
   requireFloat32(OP, "passageEmb", passageEmb);
   requireRank(OP, "queryEmb", queryEmb, 2, "[B, D]");
   requireShape(OP, "passageEmb", passageEmb, queryEmb.shape, `(must match queryEmb ${formatShape(queryEmb.shape)})`);
-  const { temperature = 1e-4, excludeDiagonal = true } = options;
-  if (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature <= 0) {
-    throw new Error(`${OP}: temperature must be a positive finite number, got ${String(temperature)}`);
-  }
+  const spec = DOCUMENT_WEIGHTS_OPTIONS;
+  const temperature = checkOption(
+    spec.temperature,
+    options.temperature ?? spec.temperature.default,
+    `${OP}: temperature`,
+  );
+  const { excludeDiagonal = true } = options;
   const b = queryEmb.shape[0] as number;
   const candidates = excludeDiagonal ? b - 1 : b;
   if (candidates < 1) {
@@ -54,12 +56,11 @@ export function documentWeights(
     );
   }
   const topK = options.topK === undefined ? candidates : requireInteger(OP, "topK", options.topK, 1, candidates);
-  const precision = options.similarityPrecision ?? "float32";
-  if (!SIMILARITY_PRECISIONS.includes(precision)) {
-    throw new Error(
-      `${OP}: similarityPrecision must be "float32" or "bf16", got ${JSON.stringify(options.similarityPrecision)}`,
-    );
-  }
+  const precision = checkOption(
+    spec.similarityPrecision,
+    options.similarityPrecision ?? spec.similarityPrecision.default,
+    `${OP}: similarityPrecision`,
+  );
 
   return tf.tidy(() => {
     const unit = (x: tf.Tensor) => tf.div(x, tf.maximum(safeL2Norm(x), 1e-12)); // as torch F.normalize

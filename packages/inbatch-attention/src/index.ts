@@ -5,18 +5,19 @@
 
 export { roundToBfloat16 } from "./bfloat16.js";
 export {
-  type CrossAttentionImplementation,
   type CrossDocumentAttentionOptions,
   crossDocumentAttention,
-  IMPLEMENTATIONS,
   WEIGHT_GRADIENTS,
   type WeightGradient,
 } from "./crossDocumentAttention.js";
+export { type DocumentWeightsOptions, documentWeights } from "./documentWeights.js";
+export { type DropoutOptions, fillPairMultipliers } from "./dropoutMask.js";
 export {
-  type DocumentWeightsOptions,
-  documentWeights,
+  CROSS_ATTENTION_OPTIONS,
+  type CrossAttentionImplementation,
+  DOCUMENT_WEIGHTS_OPTIONS,
+  IMPLEMENTATIONS,
   SIMILARITY_PRECISIONS,
   type SimilarityPrecision,
-} from "./documentWeights.js";
-export { type DropoutOptions, fillPairMultipliers } from "./dropoutMask.js";
+} from "./options.js";
 export { MASKED_SCORE, VALUE_NORM_EPSILON } from "./problem.js";

@@ -269,7 +269,7 @@ describeEachBackend("crossDocumentAttention input checks", () => {
     );
     expect(() =>
       crossDocumentAttention(q, k, k, w, { implementation: "sparse" as CrossAttentionImplementation }),
-    ).toThrow(/implementation must be one of dense, streaming, topk, got sparse/);
+    ).toThrow(/crossDocumentAttention: implementation must be one of "dense", "streaming", "topk", got "sparse"/);
     expect(() => crossDocumentAttention(q, k, k, w, { dropout: { rate: 1, seed: 1 } })).toThrow(
       /dropout.rate must be a number in \[0, 1\)/,
     );

@@ -158,10 +158,12 @@ describeEachBackend("documentWeights", () => {
     expect(() => documentWeights(tf.zeros([1, 8]), tf.zeros([1, 8]))).toThrow(
       /a batch of 1 chunk .*no chunk to retrieve/,
     );
-    expect(() => documentWeights(a, a, { temperature: 0 })).toThrow(/temperature must be a positive finite number/);
+    expect(() => documentWeights(a, a, { temperature: 0 })).toThrow(
+      /documentWeights: temperature must be a number > 0, got 0/,
+    );
     expect(() => documentWeights(a, a, { topK: 4 })).toThrow(/topK must be an integer from 1 to 3, got 4/);
     expect(() => documentWeights(a, a, { similarityPrecision: "fp8" as "bf16" })).toThrow(
-      /similarityPrecision must be "float32" or "bf16", got "fp8"/,
+      /similarityPrecision must be one of "float32", "bf16", got "fp8"/,
     );
   });
 });

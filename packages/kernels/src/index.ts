@@ -24,6 +24,18 @@ export { residualAdd } from "./ops/residualAdd.js";
 export { rmsNorm } from "./ops/rmsNorm.js";
 export { applyRope, type Llama3RopeScaling, type RopeOptions, ropeInverseFrequencies, ropeTables } from "./ops/rope.js";
 export { siluGate, swigluMlp } from "./ops/swiglu.js";
+export {
+  type BooleanOption,
+  type ChoiceOption,
+  checkOption,
+  describeOption,
+  type NumberOption,
+  type OptionRule,
+  type OptionSpec,
+  optionAllows,
+  optionDefaults,
+  parseOption,
+} from "./options.js";
 export { mix32 } from "./random/mix32.js";
 export { tfSeed } from "./random/tfSeed.js";
 export {

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { CROSS_ATTENTION_OPTIONS, DOCUMENT_WEIGHTS_OPTIONS } from "@revela/inbatch-attention";
 import { type BackendName, formatBytes, resetWasmTensorPeak, wasmTensorBytes } from "@revela/kernels";
 import { estimateRunMemory, parseLoraConfig, parseModelConfig } from "@revela/language-model";
 import { type Command, InvalidArgumentError, Option } from "commander";
@@ -11,7 +12,7 @@ import {
 } from "../bench/revelaStepBenchmark.js";
 import { addBackendOptions, startBackend } from "./backendOptions.js";
 import type { CliContext } from "./cliContext.js";
-import { fraction, nonEmptyText, positiveInteger, positiveNumber } from "./flagParsers.js";
+import { fraction, nonEmptyText, parserOf, positiveInteger, positiveNumber } from "./flagParsers.js";
 import { checkModelDir } from "./modelDir.js";
 import { applyOptionsConfigFile } from "./optionsConfigFile.js";
 
@@ -38,7 +39,7 @@ interface BenchOptions {
   threads?: number;
 }
 
-const IMPLEMENTATIONS: readonly StepImplementation[] = ["dense", "streaming", "topk"];
+const IMPLEMENTATIONS: readonly StepImplementation[] = CROSS_ATTENTION_OPTIONS.implementation.choices;
 const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
 const implementationList = (text: string): StepImplementation[] => {
@@ -176,7 +177,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): Command
     .addOption(new Option("--batch-size <n>", "chunks per batch, B").default(16).argParser(positiveInteger))
     .addOption(new Option("--seq <n>", "tokens per chunk, L").default(128).argParser(positiveInteger))
     .addOption(
-      new Option("--implementations <list>", "in-batch implementations, comma-separated: dense, streaming, topk")
+      new Option("--implementations <list>", `in-batch implementations, comma-separated: ${IMPLEMENTATIONS.join(", ")}`)
         .default(["streaming", "topk"])
         .argParser(implementationList),
     )
@@ -185,8 +186,17 @@ export function registerBenchCommand(program: Command, ctx: CliContext): Command
         .default(3)
         .argParser(positiveInteger),
     )
-    .addOption(new Option("--top-k <n>", "chunks kept per row by topk").default(2).argParser(positiveInteger))
-    .addOption(new Option("--temperature <tau>", "τ of W = softmax(cos/τ)").default(1e-4).argParser(positiveNumber))
+    // τ and top-k: the package's defaults and rules (the reference configuration's τ is the paper's).
+    .addOption(
+      new Option("--top-k <n>", CROSS_ATTENTION_OPTIONS.topK.doc)
+        .default(CROSS_ATTENTION_OPTIONS.topK.default)
+        .argParser(parserOf(CROSS_ATTENTION_OPTIONS.topK)),
+    )
+    .addOption(
+      new Option("--temperature <tau>", DOCUMENT_WEIGHTS_OPTIONS.temperature.doc)
+        .default(DOCUMENT_WEIGHTS_OPTIONS.temperature.default)
+        .argParser(parserOf(DOCUMENT_WEIGHTS_OPTIONS.temperature)),
+    )
     .addOption(new Option("--vocab <n>", "from scratch: vocabulary size").default(8192).argParser(positiveInteger))
     .addOption(new Option("--hidden-size <n>", "from scratch: d").default(256).argParser(positiveInteger))
     .addOption(new Option("--layers <n>", "from scratch: decoder layers").default(4).argParser(positiveInteger))

@@ -1,3 +1,4 @@
+import { type OptionRule, parseOption } from "@revela/kernels";
 import { InvalidArgumentError } from "commander";
 
 /**
@@ -79,3 +80,14 @@ export const integerAtLeast =
     }
     return n;
   };
+
+/** The parser of a setting with an option rule (e.g. a package's schema entry): the rule's check, as a flag error. */
+export function parserOf(rule: OptionRule): (text: string) => number | boolean | string {
+  return (text) => {
+    try {
+      return parseOption(rule, text);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}

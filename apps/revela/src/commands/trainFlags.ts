@@ -1,15 +1,8 @@
 import { BACKEND_NAMES } from "@revela/kernels";
 import { type Command, Option } from "commander";
 import { setConfigPath } from "../config/configPath.js";
-import {
-  nameList,
-  nonEmptyText,
-  nonNegativeInteger,
-  nonNegativeNumber,
-  positiveInteger,
-  positiveNumber,
-  threadCount,
-} from "./flagParsers.js";
+import { APP_CONFIG_OPTIONS } from "../pipeline/appConfigOptions.js";
+import { nameList, nonEmptyText, parserOf, positiveInteger } from "./flagParsers.js";
 
 export interface TrainFlag {
   flags: string;
@@ -21,24 +14,37 @@ export interface TrainFlag {
 }
 
 /**
+ * A flag for a key of APP_CONFIG_OPTIONS: its parser (or choices) from the key's rule, and its
+ * description from the rule's doc unless given — so that a flag and a config file check a value
+ * alike, and a package's setting is documented where it is declared.
+ */
+function optionFlag(flags: string, configKey: string, description?: string): TrainFlag {
+  const rule = APP_CONFIG_OPTIONS[configKey];
+  if (!rule) throw new Error(`trainFlags: ${flags} sets ${configKey}, which has no entry in APP_CONFIG_OPTIONS`);
+  const text = description ?? rule.doc;
+  if (text === "") throw new Error(`trainFlags: ${flags} needs a description (${configKey}'s rule has no doc)`);
+  return {
+    flags,
+    description: text,
+    parse: parserOf(rule),
+    configKey,
+    ...(rule.kind === "choice" ? { choices: rule.choices } : {}),
+  };
+}
+
+/**
  * The training flags and the AppConfig keys they set. This table is the whole contract between
  * the command line and src/pipeline's AppConfig: if a config key moves, change it here (a test
  * checks that every key exists in DEFAULT_APP_CONFIG). Flags have no commander defaults, so that
  * a --config file's value is only replaced by a flag the user actually typed.
  */
 export const TRAIN_FLAGS: readonly TrainFlag[] = [
-  {
-    flags: "--minutes <n>",
-    description: "wall-clock budget of the whole run in minutes; training gets what evaluation leaves",
-    parse: positiveNumber,
-    configKey: "minutes",
-  },
-  {
-    flags: "--steps <n>",
-    description: "training step cap (the time budget usually stops training first)",
-    parse: positiveInteger,
-    configKey: "train.steps",
-  },
+  optionFlag(
+    "--minutes <n>",
+    "minutes",
+    "wall-clock budget of the whole run in minutes; training gets what evaluation leaves",
+  ),
+  optionFlag("--steps <n>", "train.steps", "training step cap (the time budget usually stops training first)"),
   {
     flags: "--data <beirDir>",
     description: "BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/test.tsv); default: the embedded SciFact",
@@ -53,12 +59,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     configKey: "model.dir",
   },
   { flags: "--lora-r <n>", description: "LoRA rank (with --model)", parse: positiveInteger, configKey: "model.loraR" },
-  {
-    flags: "--lora-alpha <n>",
-    description: "LoRA alpha (with --model)",
-    parse: positiveNumber,
-    configKey: "model.loraAlpha",
-  },
+  optionFlag("--lora-alpha <n>", "model.loraAlpha", "LoRA alpha (with --model)"),
   {
     flags: "--lora-targets <names>",
     description: "LoRA target modules, comma-separated, e.g. q_proj,k_proj,v_proj,o_proj (with --model)",
@@ -73,40 +74,27 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     configKey: "recipe",
     choices: ["paper", "scratch"],
   },
-  {
-    flags: "--temperature <tau>",
-    description: "τ of the document weights W = softmax(cos/τ) (paper 1e-4)",
-    parse: positiveNumber,
-    configKey: "train.temperature",
-  },
-  {
-    flags: "--copy-attention <scale>",
-    description:
-      "from-scratch LM: initialise attention to copy what it reads (v/o = identity × scale; 0 = random init)",
-    parse: nonNegativeNumber,
-    configKey: "model.copyAttention",
-  },
-  {
-    flags: "--accumulation-steps <n>",
-    description: "batches per optimizer update, each its own in-batch group (paper 32)",
-    parse: positiveInteger,
-    configKey: "train.accumulationSteps",
-  },
-  {
-    flags: "--batching <kind>",
-    description: "how batches are formed: bm25 (a chunk and its BM25 neighbours, paper) or consecutive",
-    parse: nonEmptyText,
-    configKey: "train.batching",
-    choices: ["bm25", "consecutive"],
-  },
-  {
-    flags: "--similarity-precision <p>",
-    description: "precision of cos(q, p) before /τ: bf16 (as the paper's bf16 run) or float32",
-    parse: nonEmptyText,
-    configKey: "train.similarityPrecision",
-    choices: ["bf16", "float32"],
-  },
-  { flags: "--seed <n>", description: "random seed", parse: nonNegativeInteger, configKey: "seed" },
+  // τ, the implementation, top-k and the similarity precision: rule and doc from @revela/inbatch-attention.
+  optionFlag("--temperature <tau>", "train.temperature"),
+  optionFlag("--implementation <name>", "train.implementation"),
+  optionFlag("--top-k <n>", "train.topK"),
+  optionFlag("--similarity-precision <p>", "train.similarityPrecision"),
+  optionFlag(
+    "--copy-attention <scale>",
+    "model.copyAttention",
+    "from-scratch LM: initialise attention to copy what it reads (v/o = identity × scale; 0 = random init)",
+  ),
+  optionFlag(
+    "--accumulation-steps <n>",
+    "train.accumulationSteps",
+    "batches per optimizer update, each its own in-batch group (paper 32)",
+  ),
+  optionFlag(
+    "--batching <kind>",
+    "train.batching",
+    "how batches are formed: bm25 (a chunk and its BM25 neighbours, paper) or consecutive",
+  ),
+  optionFlag("--seed <n>", "seed", "random seed"),
   {
     flags: "--backend <name>",
     description: "compute backend (default: the best available)",
@@ -114,12 +102,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     configKey: "backend",
     choices: BACKEND_NAMES,
   },
-  {
-    flags: "--threads <n>",
-    description: "wasm threads, 1-8 (default: one per core)",
-    parse: threadCount,
-    configKey: "threads",
-  },
+  optionFlag("--threads <n>", "threads", "wasm threads, 1-8 (default: one per core)"),
   {
     flags: "--out <dir>",
     description:

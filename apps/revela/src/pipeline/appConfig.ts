@@ -1,4 +1,12 @@
+import {
+  CROSS_ATTENTION_OPTIONS,
+  type CrossAttentionImplementation,
+  type SimilarityPrecision,
+} from "@revela/inbatch-attention";
+import { checkOption } from "@revela/kernels";
 import { type JsonObject, PAPER_RECIPE, resolveRunConfig } from "@revela/trainer";
+import { getConfigPath } from "../config/configPath.js";
+import { APP_CONFIG_OPTIONS } from "./appConfigOptions.js";
 
 /**
  * Everything the default pipeline does is set here; `revela train` flags and `--config` files
@@ -72,8 +80,8 @@ export interface AppConfig {
      */
     temperature: number;
     /** cos(q, p) before /τ: `bf16` rounds as the official bf16 run does (W one-hot or exact ties at τ 1e-4). */
-    similarityPrecision: "float32" | "bf16";
-    implementation: "dense" | "streaming" | "topk";
+    similarityPrecision: SimilarityPrecision;
+    implementation: CrossAttentionImplementation;
     topK: number;
     valueNorm: boolean;
     dualLoss: boolean;
@@ -135,6 +143,11 @@ export interface AppConfig {
   };
 }
 
+/**
+ * The app's defaults — the `scratch` recipe — in one place. Ranges, choices and docs are in
+ * appConfigOptions.ts; settings that keep their package's default read it from the package's
+ * option schema, so that they have one default.
+ */
 export const DEFAULT_APP_CONFIG: AppConfig = {
   recipe: null,
   data: null,
@@ -167,11 +180,12 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     chunkWords: 120,
     maxLmTokens: 128,
     maxRetrieverTokens: 157,
+    // The scratch recipe's τ (see AppConfig.train.temperature); the package's is the paper's 1e-4.
     temperature: 0.02,
     similarityPrecision: "float32",
-    implementation: "streaming",
-    topK: 2,
-    valueNorm: true,
+    implementation: CROSS_ATTENTION_OPTIONS.implementation.default,
+    topK: CROSS_ATTENTION_OPTIONS.topK.default,
+    valueNorm: CROSS_ATTENTION_OPTIONS.valueNorm.default,
     dualLoss: false,
     retrieverLr: 1e-4,
     lmLr: 1e-3,
@@ -244,22 +258,10 @@ export function resolveAppConfig(
       : (DEFAULT_APP_CONFIG as unknown as JsonObject);
   const merged = resolveRunConfig(base, layers) as unknown as AppConfig;
   merged.recipe = recipe;
-  const choices: [string, unknown, readonly string[]][] = [
-    ["train.implementation", merged.train.implementation, ["dense", "streaming", "topk"]],
-    ["train.retrieverInit", merged.train.retrieverInit, ["lm", "random"]],
-    ["train.batching", merged.train.batching, ["consecutive", "bm25"]],
-    ["train.similarityPrecision", merged.train.similarityPrecision, ["float32", "bf16"]],
-    ["train.warmup", merged.train.warmup, ["linear", "log"]],
-    ["train.decay", merged.train.decay, ["constant", "linear"]],
-    ["train.lmWarmup", merged.train.lmWarmup, ["plain", "inbatch"]],
-    ["model.pooling", merged.model.pooling, ["eos", "mean"]],
-  ];
-  for (const [key, value, allowed] of choices) {
-    if (!allowed.includes(value as string)) {
-      throw new Error(
-        `config: ${key} must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${JSON.stringify(value)}`,
-      );
-    }
+  // Choices here, so that no caller gets a config the pipeline cannot run; ranges are checked by
+  // the CLI (checkConfigValues), which can name the file or the flag a value came from.
+  for (const [key, rule] of Object.entries(APP_CONFIG_OPTIONS)) {
+    if (rule.kind === "choice") checkOption(rule, getConfigPath(merged, key), `config: ${key}`);
   }
   return merged;
 }

@@ -32,6 +32,7 @@ import { denseRun, resultRow } from "./evaluateRetriever.js";
 import { curveEvaluator, curveSlice } from "./learningCurve.js";
 import { buildModels, copyWeights } from "./models.js";
 import type { LearningCurve, LossCurve, PhaseTiming, PipelineResult, ResultRow } from "./pipelineResult.js";
+import { revelaLossOptions } from "./revelaLossOptions.js";
 import { RunState } from "./runState.js";
 
 /** How the pipeline talks to its caller (the CLI): log lines and progress of long phases. */
@@ -274,14 +275,7 @@ export async function runPipeline(config: AppConfig, io: PipelineIO): Promise<Pi
     retrieverModel,
     lm: models.lm,
     tokenizers,
-    loss: {
-      temperature: t.temperature,
-      implementation: t.implementation,
-      topK: t.topK,
-      valueNorm: t.valueNorm,
-      dualLoss: t.dualLoss,
-      similarityPrecision: t.similarityPrecision,
-    },
+    loss: revelaLossOptions(t),
     accumulationSteps: t.accumulationSteps,
     seed: config.seed,
     maxLmTokens: t.maxLmTokens,
