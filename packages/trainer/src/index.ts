@@ -43,6 +43,7 @@ export {
   revelaLoss,
 } from "./revela/revelaLoss.js";
 export { RevelaTrainer, type RevelaTrainerOptions, sameDocumentWeights } from "./revela/revelaTrainer.js";
+export { holdsSameDocumentSiblings, sameDocumentSiblings } from "./revela/sameDocument.js";
 export { type WeightStats, weightStats } from "./revela/weightStats.js";
 export {
   assignFromRecords,
@@ -53,7 +54,13 @@ export {
   variablesToRecords,
 } from "./run/checkpointData.js";
 export { CheckpointStore, type CheckpointStoreOptions, type LoadedCheckpoint } from "./run/checkpointStore.js";
-export { MetricsLog, type MetricsLogOptions } from "./run/metricsLog.js";
+export {
+  MetricsLog,
+  type MetricsLogOptions,
+  RUN_LOGS,
+  type RunLog,
+  readMetricSeries,
+} from "./run/metricsLog.js";
 export { type NamedVariables, namedTrainables } from "./run/namedTrainables.js";
 export { type ProgressOptions, ProgressReporter } from "./run/progressReporter.js";
 export {

@@ -4,6 +4,7 @@ import type { Batch } from "../data/types.js";
 import { type BatchTokenizers, buildRevelaBatch, disposeRevelaBatch } from "./revelaBatch.js";
 import { type RevelaLossOptions, revelaLmLoss } from "./revelaLoss.js";
 import { sameDocumentWeights } from "./revelaTrainer.js";
+import { sameDocumentSiblings } from "./sameDocument.js";
 
 /** What `readingGain` measured, averaged over its batches (nats per token). */
 export interface ReadingGain {
@@ -42,7 +43,7 @@ export function readingGain(
   for (let n = 0; n < batches.length; n++) {
     const batch = batches[n] as Batch;
     const docIds = batch.chunks.map((c) => c.docId);
-    const withSibling = docIds.filter((d, i) => docIds.some((e, j) => j !== i && e === d)).length;
+    const withSibling = sameDocumentSiblings(docIds).filter(Boolean).length;
     if (withSibling === 0) continue;
     const tensors = buildRevelaBatch(
       batch.chunks.map((c) => c.text),
@@ -81,8 +82,9 @@ export function readingGain(
 export function otherDocumentWeights(docIds: readonly string[]): tf.Tensor2D {
   const b = docIds.length;
   const w = new Float32Array(b * b);
+  const hasSibling = sameDocumentSiblings(docIds);
   for (let i = 0; i < b; i++) {
-    if (!docIds.some((d, j) => j !== i && d === docIds[i])) continue;
+    if (!hasSibling[i]) continue;
     const others: number[] = [];
     for (let j = 0; j < b; j++) if (docIds[j] !== docIds[i]) others.push(j);
     for (const j of others) w[i * b + j] = 1 / others.length;

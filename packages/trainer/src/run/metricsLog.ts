@@ -10,6 +10,10 @@ import {
 } from "node:fs";
 import path from "node:path";
 
+/** The logs runTraining writes in a run directory: one line per step, and one per evaluation. */
+export const RUN_LOGS = { metrics: "metrics.jsonl", evals: "evals.jsonl" } as const;
+export type RunLog = keyof typeof RUN_LOGS;
+
 export interface MetricsLogOptions {
   /**
    * Keep the lines of steps ≤ this and drop the rest (a resumed run rewrites what came after its
@@ -83,4 +87,37 @@ export class MetricsLog {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/**
+ * One metric of a run's log as points by step, for a chart: the lines where it is a finite number
+ * (a null — a non-finite value — or a missing key is skipped). A run without that log gives [];
+ * reading stops at a torn line, as a resumed MetricsLog does.
+ */
+export function readMetricSeries(
+  runDir: string,
+  metric: string,
+  log: RunLog = "metrics",
+): { step: number; value: number }[] {
+  if (typeof runDir !== "string" || runDir === "") throw new Error("readMetricSeries: runDir must be a non-empty path");
+  if (typeof metric !== "string" || metric === "") throw new Error("readMetricSeries: metric must be a non-empty name");
+  if (!Object.hasOwn(RUN_LOGS, log)) {
+    throw new Error(`readMetricSeries: log must be one of ${Object.keys(RUN_LOGS).join(", ")}, got ${String(log)}`);
+  }
+  const file = path.join(runDir, RUN_LOGS[log]);
+  if (!existsSync(file)) return [];
+  const points: { step: number; value: number }[] = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (line === "") continue;
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      break;
+    }
+    const { step } = entry;
+    const value = entry[metric];
+    if (typeof step === "number" && typeof value === "number" && Number.isFinite(value)) points.push({ step, value });
+  }
+  return points;
 }

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Batch, BatcherState, BatchSource } from "../data/types.js";
 import type { CheckpointData, JsonObject } from "./checkpointData.js";
 import { CheckpointStore } from "./checkpointStore.js";
-import { MetricsLog } from "./metricsLog.js";
+import { MetricsLog, RUN_LOGS } from "./metricsLog.js";
 import { type ProgressOptions, ProgressReporter } from "./progressReporter.js";
 import { configKeys, writeRunConfig } from "./runConfig.js";
 import type { StepMetrics, Trainable } from "./trainable.js";
@@ -199,8 +199,8 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
   }
   writeRunConfig(runDir, config);
   const startStep = step;
-  const metricsLog = new MetricsLog(path.join(runDir, "metrics.jsonl"), { fromStep: startStep });
-  const evalLog = options.evaluate ? new MetricsLog(path.join(runDir, "evals.jsonl"), { fromStep: startStep }) : null;
+  const metricsLog = new MetricsLog(path.join(runDir, RUN_LOGS.metrics), { fromStep: startStep });
+  const evalLog = options.evaluate ? new MetricsLog(path.join(runDir, RUN_LOGS.evals), { fromStep: startStep }) : null;
   let lastEvaluated = -1;
   const evaluate = async (): Promise<void> => {
     if (!options.evaluate || !evalLog || lastEvaluated === step) return;

@@ -6,6 +6,7 @@ import { otherDocumentWeights, readingGain } from "../../src/revela/readingGain.
 import { buildRevelaBatch, disposeRevelaBatch } from "../../src/revela/revelaBatch.js";
 import { type RevelaLossOptions, revelaLmLoss } from "../../src/revela/revelaLoss.js";
 import { sameDocumentWeights } from "../../src/revela/revelaTrainer.js";
+import { holdsSameDocumentSiblings, sameDocumentSiblings } from "../../src/revela/sameDocument.js";
 import { TEXT_BATCH, TEXTS, tinySetup } from "../support/tinyModels.js";
 
 beforeAll(async () => {
@@ -19,6 +20,24 @@ const loss: RevelaLossOptions = {
   valueNorm: true,
   dualLoss: false,
 };
+
+describe("same-document siblings", () => {
+  it("marks each chunk that shares its document with another chunk of the batch", () => {
+    expect(sameDocumentSiblings(["a", "b", "a", "c", "c", "d"])).toEqual([true, false, true, true, true, false]);
+    expect(sameDocumentSiblings([])).toEqual([]);
+  });
+
+  it("tells whether any batch holds two chunks of one document", () => {
+    const batch = (ids: string[]): Batch => ({
+      epoch: 0,
+      index: 0,
+      chunks: ids.map((docId, i) => ({ id: `${docId}#${i}`, docId, index: i, text: docId })),
+    });
+    expect(holdsSameDocumentSiblings([batch(["a", "b"]), batch(["c", "d"])])).toBe(false);
+    expect(holdsSameDocumentSiblings([batch(["a", "b"]), batch(["c", "c"])])).toBe(true);
+    expect(() => holdsSameDocumentSiblings([{} as Batch])).toThrow(/batches\[0\] has no chunks array/);
+  });
+});
 
 describe("readingGain", () => {
   it("otherDocumentWeights spreads each row with a sibling over the other documents' chunks", () => {

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { MetricsLog } from "../../src/run/metricsLog.js";
+import { MetricsLog, RUN_LOGS, readMetricSeries } from "../../src/run/metricsLog.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "revela-metrics-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,5 +59,23 @@ describe("MetricsLog", () => {
     expect(() => log.append(1, { time: 1 })).toThrow(/metric name "time" is reserved/);
     log.close();
     expect(() => log.append(1, { loss: 1 })).toThrow(/has been closed/);
+  });
+
+  it("reads one metric of a run's log back as points by step, skipping nulls, stopping at a torn line", () => {
+    const runDir = path.join(dir, "run");
+    const log = new MetricsLog(path.join(runDir, RUN_LOGS.metrics));
+    log.append(1, { loss: 3, lr: 1 });
+    log.append(2, { loss: Number.NaN, lr: 2 });
+    log.append(3, { loss: 1, lr: 3 });
+    log.close();
+    appendFileSync(path.join(runDir, RUN_LOGS.metrics), '{"step": 4, "lo');
+    expect(readMetricSeries(runDir, "loss")).toEqual([
+      { step: 1, value: 3 },
+      { step: 3, value: 1 },
+    ]);
+    expect(readMetricSeries(runDir, "ndcg10", "evals")).toEqual([]);
+    expect(() => readMetricSeries(runDir, "loss", "steps" as "evals")).toThrow(
+      /readMetricSeries: log must be one of metrics, evals, got steps/,
+    );
   });
 });
