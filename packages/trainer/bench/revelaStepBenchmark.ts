@@ -365,25 +365,19 @@ export async function profileRevelaStep(
  * cores (the wasm threads wait to be scheduled); steps made of many small products slow down with it.
  */
 export function measureDispatchMicros(items: number, runs: number): number {
-  const a = tf.randomNormal([items, 8, 8], 0, 1, "float32", 1);
-  const c = tf.randomNormal([items, 8, 8], 0, 1, "float32", 2);
-  const once = () => {
-    const t0 = performance.now();
-    const out = tf.matMul(a, c);
-    out.dataSync();
-    out.dispose();
-    return performance.now() - t0;
-  };
-  once();
-  const ms = median(Array.from({ length: runs }, once));
-  tf.dispose([a, c]);
-  return (ms * 1000) / items;
+  return (medianMatMulMs([items, 8, 8], runs) * 1000) / items;
 }
 
 /** GFLOP/s of one plain [n, n] × [n, n] product on the active backend (median of `runs`). */
 export function measureSgemm(n: number, runs: number): number {
-  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
-  const c = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  return (2 * n ** 3) / (medianMatMulMs([n, n], runs) * 1e6);
+}
+
+/** Median milliseconds of a product of two random tensors of `shape`, read back, after one warm-up product. */
+function medianMatMulMs(shape: number[], runs: number): number {
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`medianMatMulMs: runs must be an integer ≥ 1, got ${runs}`);
+  const a = tf.randomNormal(shape, 0, 1, "float32", 1);
+  const c = tf.randomNormal(shape, 0, 1, "float32", 2);
   const once = () => {
     const t0 = performance.now();
     const out = tf.matMul(a, c);
@@ -391,8 +385,10 @@ export function measureSgemm(n: number, runs: number): number {
     out.dispose();
     return performance.now() - t0;
   };
-  once();
-  const ms = median(Array.from({ length: runs }, once));
-  tf.dispose([a, c]);
-  return (2 * n ** 3) / (ms * 1e6);
+  try {
+    once();
+    return median(Array.from({ length: runs }, once));
+  } finally {
+    tf.dispose([a, c]);
+  }
 }

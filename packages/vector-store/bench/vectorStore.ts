@@ -87,6 +87,18 @@ async function timeQueries(
   return { ms: median(times), found };
 }
 
+/** A timed search's two figures: queries/s (from the median query) and recall@10 against the exact top 10. */
+function emitSearch(
+  bench: string,
+  caseName: string,
+  impl: string,
+  timed: { ms: number; found: string[][] },
+  p: Record<string, unknown>,
+): void {
+  emit({ bench, case: caseName, impl, metric: "qps", value: 1000 / timed.ms, unit: "queries/s", params: p });
+  emit({ bench, case: caseName, impl, metric: "recall@10", value: recall(timed.found), unit: "", params: p });
+}
+
 // ---------- index throughput ----------
 const identity = { id: "bench", hash: `${"0".repeat(63)}1`, dimensions: D };
 const store = await VectorStore.open(MEMORY_LOCATION);
@@ -145,24 +157,7 @@ emit({
 const exact = await timeQueries(async (q) =>
   (await collection.search(row(queries, q), { k: K, exact: true })).map((h) => h.id),
 );
-emit({
-  bench: "vector-store/exact-search",
-  case: `${N}x${D}`,
-  impl: "pglite",
-  metric: "qps",
-  value: 1000 / exact.ms,
-  unit: "queries/s",
-  params,
-});
-emit({
-  bench: "vector-store/exact-search",
-  case: `${N}x${D}`,
-  impl: "pglite",
-  metric: "recall@10",
-  value: recall(exact.found),
-  unit: "",
-  params,
-});
+emitSearch("vector-store/exact-search", `${N}x${D}`, "pglite", exact, params);
 // usearch's exhaustive mode is its exactSearch over the raw matrix.
 const { exactSearch } = await import("usearch");
 const usearchScan = await timeQueries((q) => {
@@ -197,24 +192,7 @@ emit({
   const wire = await timeQueries(async (q) =>
     (await over.search(row(queries, q), { k: K, exact: true })).map((h) => h.id),
   );
-  emit({
-    bench: "vector-store/exact-search",
-    case: `${N}x${D}`,
-    impl: "pg-over-pglite-socket",
-    metric: "qps",
-    value: 1000 / wire.ms,
-    unit: "queries/s",
-    params,
-  });
-  emit({
-    bench: "vector-store/exact-search",
-    case: `${N}x${D}`,
-    impl: "pg-over-pglite-socket",
-    metric: "recall@10",
-    value: recall(wire.found),
-    unit: "",
-    params,
-  });
+  emitSearch("vector-store/exact-search", `${N}x${D}`, "pg-over-pglite-socket", wire, params);
   await remote.close();
   await served.server.stop();
 }
@@ -268,42 +246,8 @@ for (const ef of [40, 100]) {
     return Array.from(result.keys, (key) => ids[Number(key)] as string);
   });
   const p = { ...params, m: M, efConstruction: EF_CONSTRUCTION, efSearch: ef };
-  emit({
-    bench: "vector-store/hnsw-search",
-    case: `ef${ef}`,
-    impl: "pglite",
-    metric: "qps",
-    value: 1000 / db.ms,
-    unit: "queries/s",
-    params: p,
-  });
-  emit({
-    bench: "vector-store/hnsw-search",
-    case: `ef${ef}`,
-    impl: "pglite",
-    metric: "recall@10",
-    value: recall(db.found),
-    unit: "",
-    params: p,
-  });
-  emit({
-    bench: "vector-store/hnsw-search",
-    case: `ef${ef}`,
-    impl: "usearch",
-    metric: "qps",
-    value: 1000 / ann.ms,
-    unit: "queries/s",
-    params: p,
-  });
-  emit({
-    bench: "vector-store/hnsw-search",
-    case: `ef${ef}`,
-    impl: "usearch",
-    metric: "recall@10",
-    value: recall(ann.found),
-    unit: "",
-    params: p,
-  });
+  emitSearch("vector-store/hnsw-search", `ef${ef}`, "pglite", db, p);
+  emitSearch("vector-store/hnsw-search", `ef${ef}`, "usearch", ann, p);
   emit({
     bench: "vector-store/hnsw-search",
     case: `ef${ef}`,
