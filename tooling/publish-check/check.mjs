@@ -25,8 +25,15 @@ for (const { dir, manifest } of packages) {
   }
   if (!(manifest.files ?? []).includes("LICENSE") || !existsSync(path.join(dir, "LICENSE")))
     failures.push(`${manifest.name}: LICENSE missing from the package or its "files"`);
-  for (const field of ["license", "engines"])
+  for (const field of ["license", "engines", "repository", "homepage"])
     if (manifest[field] === undefined) failures.push(`${manifest.name}: package.json has no "${field}"`);
+  // One repository for all, each package naming its folder in it (npm links the package page there).
+  const rootRepository = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).repository;
+  const folder = path.relative(root, dir).split(path.sep).join("/");
+  if (manifest.repository?.url !== rootRepository?.url || manifest.repository?.directory !== folder)
+    failures.push(
+      `${manifest.name}: package.json "repository" must be { "type": "git", "url": "${rootRepository?.url}", "directory": "${folder}" }`,
+    );
   const checks = [
     ["publint", [bin("publint"), "--pack", "npm", "--strict"]],
     ["arethetypeswrong", [bin("attw"), "--pack", ".", "--profile", "node16", "--format", "ascii"]],
