@@ -10,6 +10,8 @@ const repo = path.resolve(here, "..", "..");
 const EXAMPLES = [
   { file: "src/eval.ts", readme: "packages/eval/README.md" },
   { file: "src/textData.ts", readme: "packages/text-data/README.md" },
+  { file: "src/kernels.ts", readme: "packages/kernels/README.md" },
+  { file: "src/inbatchAttention.ts", readme: "packages/inbatch-attention/README.md" },
 ];
 
 const scratch = mkdtempSync(path.join(tmpdir(), "revela-examples-"));
@@ -81,5 +83,25 @@ describe("README examples", () => {
     expect(bm25?.["NDCG@10"]).toBe(1);
     expect(fused?.["NDCG@10"]).toBeGreaterThan(0);
     expect(fused?.["NDCG@10"]).toBeLessThanOrEqual(1);
+  });
+
+  it("kernels: starts a backend, reports it, and runs attention with RoPE and the cross-entropy", async () => {
+    const printed = await runExample("src/kernels.ts", scratch);
+    expect(printed).toHaveLength(2);
+    expect(String(printed[0]?.[0])).toMatch(/wasm|cpu|tensorflow/);
+    expect(printed[1]?.[0]).toEqual([2, 8, 16, 32]);
+    // Random logits over 100 classes: a cross-entropy near ln 100 plus the spread of the logits.
+    const loss = printed[1]?.[1] as number;
+    expect(Number.isFinite(loss) && loss > 0).toBe(true);
+  });
+
+  it("inbatch-attention: W has a zero diagonal and rows that sum to 1; the term has q's shape", async () => {
+    const printed = await runExample("src/inbatchAttention.ts", scratch);
+    expect(printed).toHaveLength(1);
+    const [shape, row] = printed[0] as [number[], string[]];
+    expect(shape).toEqual([4, 8, 16, 32]);
+    expect(row).toHaveLength(4);
+    expect(row[0]).toBe("0.000");
+    expect(row.reduce((s, x) => s + Number(x), 0)).toBeCloseTo(1, 2);
   });
 });
