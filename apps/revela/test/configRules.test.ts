@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CROSS_ATTENTION_OPTIONS, DOCUMENT_WEIGHTS_OPTIONS } from "@revela/inbatch-attention";
+import { LR_SCHEDULE_OPTIONS } from "@revela/trainer";
 import { afterAll, describe, expect, it } from "vitest";
 import { configLeafKeys, ruleOf } from "../src/commands/configRules.js";
 import { TRAIN_FLAGS } from "../src/commands/trainFlags.js";
@@ -99,6 +100,7 @@ describe("config values are checked when read", () => {
     expect(APP_CONFIG_OPTIONS["train.temperature"]).toBe(DOCUMENT_WEIGHTS_OPTIONS.temperature);
     expect(APP_CONFIG_OPTIONS["train.implementation"]).toBe(CROSS_ATTENTION_OPTIONS.implementation);
     expect(APP_CONFIG_OPTIONS["train.topK"]).toBe(CROSS_ATTENTION_OPTIONS.topK);
+    expect(APP_CONFIG_OPTIONS["train.warmup"]).toBe(LR_SCHEDULE_OPTIONS.warmup);
     expect(DEFAULT_APP_CONFIG.train.implementation).toBe(CROSS_ATTENTION_OPTIONS.implementation.default);
     expect(DEFAULT_APP_CONFIG.train.topK).toBe(CROSS_ATTENTION_OPTIONS.topK.default);
     const flag = (key: string) => TRAIN_FLAGS.find((f) => f.configKey === key);

@@ -20,6 +20,7 @@ export { LanguageModelTrainer, type LanguageModelTrainerOptions } from "./lm/lan
 export { AdamW, type AdamWOptions, type ParamGroup } from "./optim/adamW.js";
 export { clipGradNorm } from "./optim/clipGradNorm.js";
 export {
+  LR_SCHEDULE_OPTIONS,
   LrSchedule,
   type LrScheduleKind,
   type LrScheduleOptions,

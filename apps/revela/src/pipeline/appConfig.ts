@@ -4,7 +4,13 @@ import {
   type SimilarityPrecision,
 } from "@revela/inbatch-attention";
 import { checkOption } from "@revela/kernels";
-import { type JsonObject, PAPER_RECIPE, resolveRunConfig } from "@revela/trainer";
+import {
+  type JsonObject,
+  LR_SCHEDULE_OPTIONS,
+  PAPER_RECIPE,
+  resolveRunConfig,
+  type WarmupShape,
+} from "@revela/trainer";
 import { getConfigPath } from "../config/configPath.js";
 import { APP_CONFIG_OPTIONS } from "./appConfigOptions.js";
 
@@ -90,7 +96,7 @@ export interface AppConfig {
     weightDecay: number;
     /** Warm-up length in optimizer updates, and its shape (`log` = DeepSpeed's, the official one). */
     warmupSteps: number;
-    warmup: "linear" | "log";
+    warmup: WarmupShape;
     /** After warm-up: `constant`, or `linear` to 0 at the step cap (official; a time budget may stop first). */
     decay: "constant" | "linear";
     maxGradNorm: number;
@@ -191,7 +197,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     lmLr: 1e-3,
     weightDecay: 0.01,
     warmupSteps: 20,
-    warmup: "linear",
+    warmup: LR_SCHEDULE_OPTIONS.warmup.default,
     decay: "constant",
     maxGradNorm: 1,
     freezeLm: false,

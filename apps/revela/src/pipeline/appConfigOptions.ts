@@ -1,5 +1,6 @@
 import { CROSS_ATTENTION_OPTIONS, DOCUMENT_WEIGHTS_OPTIONS } from "@revela/inbatch-attention";
 import { MAX_WASM_THREADS, type OptionRule } from "@revela/kernels";
+import { LR_SCHEDULE_OPTIONS } from "@revela/trainer";
 
 const positiveInteger: OptionRule = { kind: "number", integer: true, min: 1, doc: "" };
 const nonNegativeInteger: OptionRule = { kind: "number", integer: true, min: 0, doc: "" };
@@ -49,8 +50,8 @@ export const APP_CONFIG_OPTIONS: Readonly<Record<string, OptionRule>> = {
   "train.retrieverLr": nonNegativeNumber,
   "train.lmLr": nonNegativeNumber,
   "train.weightDecay": nonNegativeNumber,
-  "train.warmupSteps": nonNegativeInteger,
-  "train.warmup": choice(["linear", "log"]),
+  "train.warmupSteps": LR_SCHEDULE_OPTIONS.warmupSteps,
+  "train.warmup": LR_SCHEDULE_OPTIONS.warmup,
   "train.decay": choice(["constant", "linear"]),
   "train.maxGradNorm": positiveNumber,
   "train.lmWarmupShare": fraction,

@@ -1,6 +1,25 @@
+import { type ChoiceOption, checkOption, type NumberOption } from "@revela/kernels";
+
 export type LrScheduleKind = "linear" | "cosine" | "constant";
 export type WarmupShape = "linear" | "log";
 export const WARMUP_SHAPES: readonly WarmupShape[] = ["linear", "log"];
+
+/** The schedule's warm-up settings, declared once: LrSchedule's defaults and checks, and an application's flags. */
+export const LR_SCHEDULE_OPTIONS: { warmupSteps: NumberOption; warmup: ChoiceOption<WarmupShape> } = {
+  warmupSteps: {
+    kind: "number",
+    integer: true,
+    min: 0,
+    default: 0,
+    doc: "optimizer updates of warm-up to the peak lr",
+  },
+  warmup: {
+    kind: "choice",
+    choices: WARMUP_SHAPES,
+    default: "linear",
+    doc: "warm-up shape: linear, or log (DeepSpeed's, the official recipe's)",
+  },
+};
 
 export interface LrScheduleOptions {
   kind: LrScheduleKind;
@@ -42,14 +61,13 @@ export class LrSchedule {
         `${op}: options.kind must be "linear", "cosine" or "constant", got ${JSON.stringify(options.kind)}`,
       );
     }
-    const warmupSteps = options.warmupSteps ?? 0;
-    if (!Number.isInteger(warmupSteps) || warmupSteps < 0) {
-      throw new Error(`${op}: options.warmupSteps must be a non-negative integer, got ${String(warmupSteps)}`);
-    }
-    const warmup = options.warmup ?? "linear";
-    if (!WARMUP_SHAPES.includes(warmup)) {
-      throw new Error(`${op}: options.warmup must be "linear" or "log", got ${JSON.stringify(options.warmup)}`);
-    }
+    const spec = LR_SCHEDULE_OPTIONS;
+    const warmupSteps = checkOption(
+      spec.warmupSteps,
+      options.warmupSteps ?? spec.warmupSteps.default,
+      `${op}: options.warmupSteps`,
+    );
+    const warmup = checkOption(spec.warmup, options.warmup ?? spec.warmup.default, `${op}: options.warmup`);
     if (warmup === "log" && warmupSteps < 2) {
       throw new Error(`${op}: a "log" warm-up needs warmupSteps ≥ 2 (ln 1 = 0), got ${warmupSteps}`);
     }

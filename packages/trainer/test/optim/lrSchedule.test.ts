@@ -46,7 +46,7 @@ describe("LrSchedule", () => {
       /a "log" warm-up needs warmupSteps ≥ 2/,
     );
     expect(() => new LrSchedule({ kind: "constant", warmup: "exp" as "log" })).toThrow(
-      /options\.warmup must be "linear" or "log", got "exp"/,
+      /options\.warmup must be one of "linear", "log", got "exp"/,
     );
   });
 
