@@ -2,6 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { saveRetriever } from "@revela/retriever";
+import { tinyRetriever } from "@revela/test-fixtures";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -12,6 +14,7 @@ const EXAMPLES = [
   { file: "src/textData.ts", readme: "packages/text-data/README.md" },
   { file: "src/kernels.ts", readme: "packages/kernels/README.md" },
   { file: "src/inbatchAttention.ts", readme: "packages/inbatch-attention/README.md" },
+  { file: "src/vectorStore.ts", readme: "packages/vector-store/README.md" },
 ];
 
 const scratch = mkdtempSync(path.join(tmpdir(), "revela-examples-"));
@@ -103,5 +106,20 @@ describe("README examples", () => {
     expect(row).toHaveLength(4);
     expect(row[0]).toBe("0.000");
     expect(row.reduce((s, x) => s + Number(x), 0)).toBeCloseTo(1, 2);
+  });
+
+  it("vector-store: upserts two passages into an embedded database and finds one for the query", async () => {
+    const dir = path.join(scratch, "vector-store");
+    const texts = ["Paris is the capital of France.", "Dense retrievers learn from language modeling."];
+    const retriever = await tinyRetriever([...texts, "What is the capital of France?"], { seed: 1 });
+    await saveRetriever(retriever, path.join(dir, "revela-output", "retriever"));
+    retriever.dispose();
+    const printed = await runExample("src/vectorStore.ts", dir);
+    expect(printed).toHaveLength(1);
+    // A random retriever: either passage may rank first, with its text.
+    const [hit, ...rest] = printed[0]?.[0] as { id: string; score: number; text: string }[];
+    expect(rest).toEqual([]);
+    expect(texts[Number(hit?.id.slice(1))]).toBe(hit?.text);
+    expect(Number.isFinite(hit?.score)).toBe(true);
   });
 });
