@@ -255,6 +255,10 @@ export async function runTraining<B = Batch>(options: RunTrainingOptions<B>): Pr
     if (lastGoodState === "memory" && step < steps) lastGood = await snapshot();
     if (startStep === 0 && step < steps) await evaluate();
     while (step < steps) {
+      // A step resolves through promises alone (tfjs), which never hand control back to the event
+      // loop: without this turn of it, a real Ctrl-C (a signal is an event-loop task) would wait for
+      // the next checkpoint's file writes, up to checkpointEvery steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (interrupted) {
         reason = "interrupted";
         break;

@@ -163,6 +163,18 @@ describe("runTraining", () => {
     expect(bits(resumed.weights)).toBe(bits(straight.weights));
   });
 
+  it("handles a Ctrl-C that arrives as an event-loop task (a real signal) between steps, not at the next checkpoint", async () => {
+    // A step resolves through promises alone; a signal, like this timer, waits for the event loop.
+    const timer = setTimeout(() => process.emit("SIGINT", "SIGINT"), 0);
+    try {
+      const { result } = await train(newRunDir(), { steps: 2000, checkpointEvery: 1000 });
+      expect(result.reason).toBe("interrupted");
+      expect(result.step).toBeLessThan(1000);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
   it("stops at the time budget with a checkpoint (injected clock)", async () => {
     const runDir = newRunDir();
     let t = 0;
