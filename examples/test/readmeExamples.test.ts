@@ -1,9 +1,22 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { saveRetriever } from "@revela/retriever";
-import { tinyRetriever } from "@revela/test-fixtures";
+import { initBackend } from "@revela/kernels";
+import {
+  CausalLM,
+  enableLora,
+  greedyGenerate,
+  loadPretrained,
+  parseLoraConfig,
+  saveLoraAdapter,
+  saveModel,
+  Tokenizer,
+} from "@revela/language-model";
+import { loadRetriever, saveRetriever } from "@revela/retriever";
+import { LLAMA3_DIR, tinyRetriever } from "@revela/test-fixtures";
+import { readMetricSeries } from "@revela/trainer";
+import * as tf from "@tensorflow/tfjs";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -15,6 +28,9 @@ const EXAMPLES = [
   { file: "src/kernels.ts", readme: "packages/kernels/README.md" },
   { file: "src/inbatchAttention.ts", readme: "packages/inbatch-attention/README.md" },
   { file: "src/vectorStore.ts", readme: "packages/vector-store/README.md" },
+  { file: "src/languageModel.ts", readme: "packages/language-model/README.md" },
+  { file: "src/retriever.ts", readme: "packages/retriever/README.md" },
+  { file: "src/trainer.ts", readme: "packages/trainer/README.md" },
 ];
 
 const scratch = mkdtempSync(path.join(tmpdir(), "revela-examples-"));
@@ -34,6 +50,41 @@ async function runExample(file: string, dir: string): Promise<unknown[][]> {
   process.chdir(dir);
   await import(path.join(here, "..", file));
   return printed;
+}
+
+/**
+ * A random model over the whole Llama-3 vocabulary (d 16, one layer: the example's checkpoint folder
+ * without downloaded weights) in `modelDir` with the Llama-3 tokenizer files, and a PEFT LoRA adapter
+ * for it in `adapterDir` whose B matrices are not zero (as a trained adapter's are not), so that it
+ * changes what the model computes.
+ */
+async function tinyCheckpoint(modelDir: string, adapterDir: string, options: { backbone: boolean }): Promise<void> {
+  await initBackend({ backend: "wasm" });
+  mkdirSync(modelDir, { recursive: true });
+  for (const file of ["tokenizer.json", "tokenizer_config.json"]) {
+    copyFileSync(path.join(LLAMA3_DIR, file), path.join(modelDir, file));
+  }
+  const tokenizer = await Tokenizer.fromDir(modelDir);
+  const config = {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    max_position_embeddings: 64,
+    eos_token_id: tokenizer.eosTokenId,
+  };
+  const model = CausalLM.create(config, { seed: 3, backbone: options.backbone });
+  await saveModel(model, modelDir);
+  const lora = parseLoraConfig({ r: 2, lora_alpha: 4, target_modules: ["q_proj", "v_proj"] }, "test");
+  enableLora(model, lora, { seed: 4 });
+  let seed = 5;
+  for (const { b } of model.lora.values()) b.assign(tf.randomNormal(b.shape, 0, 0.5, "float32", seed++));
+  await saveLoraAdapter(model, adapterDir, lora);
+  model.dispose();
 }
 
 describe("README examples", () => {
@@ -117,9 +168,148 @@ describe("README examples", () => {
     const printed = await runExample("src/vectorStore.ts", dir);
     expect(printed).toHaveLength(1);
     // A random retriever: either passage may rank first, with its text.
-    const [hit, ...rest] = printed[0]?.[0] as { id: string; score: number; text: string }[];
+    const [hit, ...rest] = printed[0]![0] as { id: string; score: number; text: string }[];
     expect(rest).toEqual([]);
     expect(texts[Number(hit?.id.slice(1))]).toBe(hit?.text);
     expect(Number.isFinite(hit?.score)).toBe(true);
+  });
+
+  it("language-model: logits [1, L, V] and the adapted model's loss, and a greedy continuation", async () => {
+    const dir = path.join(scratch, "language-model");
+    const modelDir = path.join(dir, "SmolLM2-135M");
+    const adapterDir = path.join(dir, "my-lora");
+    await tinyCheckpoint(modelDir, adapterDir, { backbone: false });
+    const printed = await runExample("src/languageModel.ts", dir);
+    expect(printed).toHaveLength(1);
+    const [shape, loss, text] = printed[0] as [number[], number, string];
+    const tokenizer = await Tokenizer.fromDir(modelDir);
+    const batch = tokenizer.encodeBatch(["The capital of France is"], { maxLength: 32, appendEos: false });
+    expect(shape).toEqual([1, batch.seqLen, tokenizer.vocabSize]);
+    expect(Number.isFinite(loss) && loss > 0).toBe(true);
+    // The printed loss is the adapted model's: the same forward pass here, with and without the adapter.
+    const run = async (adapter: boolean) => {
+      const model = await loadPretrained(modelDir, adapter ? { adapter: adapterDir } : {});
+      const value = tf.tidy(() => {
+        const ids = tf.tensor2d(batch.inputIds, [1, batch.seqLen], "int32");
+        const mask = tf.tensor2d(batch.attentionMask, [1, batch.seqLen], "int32");
+        return model.forward(ids, mask, { computeLoss: true }).loss!.dataSync()[0] as number;
+      });
+      const continuation = tokenizer.decode(greedyGenerate(model, tokenizer.encode("Paris is"), { maxNewTokens: 8 }));
+      model.dispose();
+      return { loss: value, continuation };
+    };
+    const adapted = await run(true);
+    expect(loss).toBeCloseTo(adapted.loss, 4);
+    expect(Math.abs(loss - (await run(false)).loss)).toBeGreaterThan(1e-4);
+    // Greedy decoding is deterministic: the same tokens again.
+    expect(text).toBe(adapted.continuation);
+  });
+
+  it("retriever: the hit is the passage with the larger inner product with the query, and its score", async () => {
+    const dir = path.join(scratch, "retriever");
+    const model = path.join(dir, "Llama-3.2-1B");
+    const adapter = path.join(dir, "Revela-1b");
+    await tinyCheckpoint(model, adapter, { backbone: true });
+    const printed = await runExample("src/retriever.ts", dir);
+    expect(printed).toHaveLength(1);
+    const [ids, scores] = printed[0] as [string[], Float32Array];
+    const retriever = await loadRetriever({ model, adapter });
+    const docs = await retriever.encodePassages([
+      "Paris is the capital of France.",
+      "Dense retrievers learn from language modeling.",
+    ]);
+    const query = await retriever.encodeQueries(["What is the capital of France?"]);
+    retriever.dispose();
+    const d = query.shape[1];
+    const dots = [0, 1].map((row) => query.data.reduce((s, q, k) => s + q * docs.data[row * d + k]!, 0));
+    const best = dots[1]! > dots[0]! ? 1 : 0;
+    expect(ids).toEqual([`d${best + 1}`]);
+    expect(scores).toHaveLength(1);
+    expect(scores[0]).toBeCloseTo(dots[best]!, 4);
+    // Unit vectors: a cosine.
+    expect(Math.abs(scores[0]!)).toBeLessThanOrEqual(1 + 1e-5);
+  });
+
+  it("trainer: trains from a JSONL corpus and a Hugging Face tokenizer, stops on Ctrl-C with a checkpoint, resumes", async () => {
+    const dir = path.join(scratch, "trainer");
+    mkdirSync(path.join(dir, "tokenizer"), { recursive: true });
+    // Sixteen one-chunk documents over a small vocabulary.
+    const subjects = ["the cell", "the river", "a star", "the protein"];
+    const verbs = ["divides", "floods", "forms", "binds"];
+    const objects = ["in spring", "under gravity", "at the membrane", "after the snow melts"];
+    const documents = Array.from({ length: 16 }, (_, i) => ({
+      id: `doc${i}`,
+      text: `${subjects[i % 4]} ${verbs[(i >> 2) % 4]} ${objects[(i + (i >> 2)) % 4]} .`,
+    }));
+    writeFileSync(path.join(dir, "corpus.jsonl"), documents.map((doc) => JSON.stringify(doc)).join("\n"));
+    // A word-level Hugging Face tokenizer over those words and the query/passage prefixes.
+    const words = [...new Set(documents.flatMap((doc) => doc.text.split(" ")).concat(["query", "passage", ":"]))];
+    const vocab = Object.fromEntries(["<pad>", "</s>", "<unk>", ...words].map((w, i) => [w, i]));
+    const special = (id: number, content: string) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    });
+    writeFileSync(
+      path.join(dir, "tokenizer", "tokenizer.json"),
+      JSON.stringify({
+        version: "1.0",
+        added_tokens: [special(0, "<pad>"), special(1, "</s>")],
+        normalizer: { type: "Lowercase" },
+        pre_tokenizer: { type: "Whitespace" },
+        post_processor: null,
+        decoder: { type: "WordPiece", prefix: "##", cleanup: true },
+        model: { type: "WordLevel", vocab, unk_token: "<unk>" },
+      }),
+    );
+    writeFileSync(
+      path.join(dir, "tokenizer", "tokenizer_config.json"),
+      JSON.stringify({ eos_token: "</s>", pad_token: "<pad>" }),
+    );
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const runDir = path.join(dir, "runs", "revela");
+    const metrics = path.join(runDir, "metrics.jsonl");
+    const loggedSteps = () => {
+      try {
+        return readFileSync(metrics, "utf8").split("\n").filter(Boolean).length;
+      } catch {
+        return 0;
+      }
+    };
+    /** Runs the example (1,000 steps) and presses Ctrl-C once `steps` steps are logged. */
+    const runUntil = async (steps: number, file: string) => {
+      const watch = setInterval(() => {
+        if (loggedSteps() < steps) return;
+        clearInterval(watch);
+        process.emit("SIGINT");
+      }, 20);
+      try {
+        await runExample(file, dir);
+      } finally {
+        clearInterval(watch);
+      }
+    };
+    const check = () => {
+      const losses = readMetricSeries(runDir, "loss");
+      const steps = losses.length;
+      expect(losses.map((p) => p.step)).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
+      for (const { value } of losses) expect(Number.isFinite(value) && value > 0).toBe(true);
+      // Stopped by Ctrl-C: a checkpoint of the last step logged.
+      expect(readdirSync(path.join(runDir, "checkpoints"))).toContain(`step-${String(steps).padStart(8, "0")}`);
+      return losses;
+    };
+    await runUntil(2, "src/trainer.ts");
+    const first = check();
+    expect(first.length).toBeGreaterThanOrEqual(2);
+    expect(first.length).toBeLessThan(1000);
+    // resume: "latest" continues from that checkpoint: the steps before it stay as they were.
+    await runUntil(first.length + 2, "src/trainer.ts?resumed");
+    const second = check();
+    expect(second.length).toBeGreaterThanOrEqual(first.length + 2);
+    expect(second.slice(0, first.length)).toEqual(first);
   });
 });
