@@ -23,6 +23,8 @@ const bs = +arg("batch", 16),
   maxLm = +arg("max-lm", 128),
   tau = +arg("tau", 0.02);
 const freezeLm = arg("freeze-lm", "false") === "true";
+const windowWords = +arg("window", 80),
+  shiftWords = +arg("shift", Math.floor(windowWords / 2));
 const batching = arg("batching", "consecutive");
 await initBackend({});
 const { ds, docs, seed, tok, lm, retrieverModel, retriever, tokenizers } = await scratchSetup({
@@ -64,9 +66,48 @@ function reading() {
       gain += readingGain(lm, [batch], tokenizers, maxLm, loss).gain;
   return +(gain / probeBatches.length).toFixed(4);
 }
-await evalRetriever(-1, { phase: "untrained", readingGain: reading() });
+/**
+ * `--lm-mode overlap`: each batch holds B/2 documents, two windows of `window` words from each, the
+ * second starting `shift` words after the first — so half of each window is a copy of its partner's
+ * and the LM, with same-document W (one-hot on the partner), is paid for reading it. Raw text only.
+ */
+function overlapBatches(rngSeed = seed) {
+  let state = rngSeed * 7919 + 1;
+  const rand = () => {
+    state = (state * 48271) % 2147483647;
+    return state / 2147483647;
+  };
+  const words = docs.map((d) => text(d).split(/\s+/).filter(Boolean)).filter((w) => w.length >= windowWords);
+  return {
+    next() {
+      const picked = new Set();
+      while (picked.size < bs / 2) picked.add(Math.floor(rand() * words.length));
+      const out = [];
+      for (const d of picked) {
+        const w = words[d];
+        const span = Math.min(w.length, windowWords + shiftWords);
+        const start = Math.floor(rand() * (w.length - span + 1));
+        const second = start + span - windowWords;
+        out.push({ id: `${d}#0`, docId: String(d), index: 0, text: w.slice(start, start + windowWords).join(" ") });
+        out.push({ id: `${d}#1`, docId: String(d), index: 1, text: w.slice(second, second + windowWords).join(" ") });
+      }
+      return { chunks: out, epoch: 0, index: 0 };
+    },
+  };
+}
+// The same gain on held-out overlap pairs (half of each window is a copy of its partner's): does the LM copy?
+const overlapProbe = (() => {
+  const b = overlapBatches(4242);
+  return Array.from({ length: 4 }, () => b.next());
+})();
+const copying = () =>
+  +(
+    overlapProbe.reduce((g, batch) => g + readingGain(lm, [batch], tokenizers, maxLm, loss).gain, 0) /
+    overlapProbe.length
+  ).toFixed(4);
+await evalRetriever(-1, { phase: "untrained", readingGain: reading(), copyingGain: copying() });
 if (lmSteps > 0) {
-  const batcher = new ConsecutiveBatcher(chunks, { batchSize: bs, seed });
+  const batcher = lmMode === "overlap" ? overlapBatches() : new ConsecutiveBatcher(chunks, { batchSize: bs, seed });
   const warm =
     lmMode === "plain"
       ? new LanguageModelTrainer({
@@ -98,7 +139,17 @@ if (lmSteps > 0) {
         });
   for (let s = 1; s <= lmSteps; s++) {
     const m = await warm.step(batcher.next());
-    if (s % 50 === 0) console.log(JSON.stringify({ lmStep: s, loss: +m.loss.toFixed(3), readingGain: reading() }));
+    if (s % 10 === 0) console.error(`lm step ${s} loss ${m.loss.toFixed(3)} ${m.tokensPerSecond | 0} tok/s`);
+    if (s % +arg("lm-every", 50) === 0)
+      console.log(
+        JSON.stringify({
+          lmStep: s,
+          loss: +m.loss.toFixed(3),
+          readingGain: reading(),
+          copyingGain: copying(),
+          t: Math.round(performance.now() / 1000),
+        }),
+      );
   }
   warm.dispose();
 }
@@ -134,6 +185,7 @@ for (let s = 1; s <= steps; s++) {
       entropy: +(acc.ent / acc.n).toFixed(3),
       sameDocMass: +(acc.same / acc.n).toFixed(3),
       readingGain: reading(),
+      copyingGain: copying(),
     });
     acc = { loss: 0, ent: 0, same: 0, n: 0 };
   }
