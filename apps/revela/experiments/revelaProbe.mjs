@@ -44,11 +44,22 @@ async function evalRetriever(step, extra = {}) {
   };
   const run = await denseRetrieve(enc, ds.corpus, ds.queries, { k: 100, chunkSize: 2048 });
   const r = evaluateRun(run, ds.qrels, { k: [10, 100], measures: ["ndcg", "recall"] });
+  // Hubness: the share of all top-10 slots held by the 10 documents found most often (0.1 when every
+  // query's list is disjoint from the others'; 1 when every query gets the same ten).
+  const counts = new Map();
+  let slots = 0;
+  for (const hits of run.values())
+    for (const h of hits.slice(0, 10)) {
+      counts.set(h.docId, (counts.get(h.docId) ?? 0) + 1);
+      slots++;
+    }
+  const top = [...counts.values()].sort((a, b) => b - a).slice(0, 10);
   console.log(
     JSON.stringify({
       step,
       ndcg10: +r.mean["NDCG@10"].toFixed(4),
       recall100: +r.mean["Recall@100"].toFixed(4),
+      hub10: +(top.reduce((a, b) => a + b, 0) / slots).toFixed(3),
       ...extra,
       t: Math.round(performance.now() / 1000),
     }),
