@@ -26,6 +26,8 @@ const freezeLm = arg("freeze-lm", "false") === "true";
 const windowWords = +arg("window", 80),
   shiftWords = +arg("shift", Math.floor(windowWords / 2));
 const batching = arg("batching", "consecutive");
+if (lmMode === "overlap" && bs % 2 !== 0)
+  throw new Error(`revelaProbe --lm-mode overlap: --batch must be even (pairs of windows), got ${bs}`);
 await initBackend({});
 const { ds, docs, seed, tok, lm, retrieverModel, retriever, tokenizers } = await scratchSetup({
   kv: 4,
@@ -89,10 +91,16 @@ function overlapBatches(rngSeed = seed) {
     return state / 2147483647;
   };
   const words = docs.map((d) => text(d).split(/\s+/).filter(Boolean)).filter((w) => w.length >= windowWords);
+  // ⌈B/2⌉ distinct documents a batch: fewer long documents than that would never fill one.
+  const pairs = Math.ceil(bs / 2);
+  if (words.length < pairs)
+    throw new Error(
+      `revelaProbe overlap pairs: ${words.length} documents have ≥ --window ${windowWords} words, a batch of ${bs} needs ${pairs}`,
+    );
   return {
     next() {
       const picked = new Set();
-      while (picked.size < bs / 2) picked.add(Math.floor(rand() * words.length));
+      while (picked.size < pairs) picked.add(Math.floor(rand() * words.length));
       const out = [];
       for (const d of picked) {
         const w = words[d];
