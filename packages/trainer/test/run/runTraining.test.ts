@@ -164,14 +164,22 @@ describe("runTraining", () => {
   });
 
   it("handles a Ctrl-C that arrives as an event-loop task (a real signal) between steps, not at the next checkpoint", async () => {
-    // A step resolves through promises alone; a signal, like this timer, waits for the event loop.
-    const timer = setTimeout(() => process.emit("SIGINT", "SIGINT"), 0);
+    // A step resolves through promises alone; a signal, like this event-loop task, waits for the
+    // event loop. It is sent once runTraining listens (its set-up awaits file I/O, so a fixed timer
+    // could fire before the listener exists and the signal would be lost).
+    const listeners = process.listenerCount("SIGINT");
+    let pending: NodeJS.Immediate | undefined;
+    const sendWhenListening = () => {
+      if (process.listenerCount("SIGINT") > listeners) process.emit("SIGINT", "SIGINT");
+      else pending = setImmediate(sendWhenListening);
+    };
+    pending = setImmediate(sendWhenListening);
     try {
       const { result } = await train(newRunDir(), { steps: 2000, checkpointEvery: 1000 });
       expect(result.reason).toBe("interrupted");
       expect(result.step).toBeLessThan(1000);
     } finally {
-      clearTimeout(timer);
+      clearImmediate(pending);
     }
   });
 
