@@ -28,7 +28,7 @@ function withTokenizer(dir: string): void {
 }
 
 describe("pretrained models in the app", () => {
-  it("with LoRA, the retriever backbone uses the LM's frozen weights and has its own adapters", async () => {
+  it("with LoRA, the retriever backbone uses the LM's frozen weights, its decoder layers offloaded, and has its own adapters", async () => {
     const dir = path.join(tmp, "tiny");
     const source = CausalLM.create(
       {
@@ -54,6 +54,10 @@ describe("pretrained models in the app", () => {
     const retriever = await models.makeRetrieverBackbone();
     expect(retriever.params.size).toBeGreaterThan(0);
     for (const [name, v] of retriever.params) expect(v, name).toBe(models.lm.params.get(name));
+    // The decoder layers live in JavaScript memory, shared too; only embeddings and norm are tensors.
+    expect(models.lm.offloaded.size).toBeGreaterThan(0);
+    expect([...models.lm.params.keys()].some((n) => n.startsWith("model.layers."))).toBe(false);
+    for (const [name, w] of retriever.offloaded) expect(w, name).toBe(models.lm.offloaded.get(name));
     expect(retriever.lora.size).toBe(models.lm.lora.size);
     expect([models.lm.recomputeLayers, retriever.recomputeLayers]).toEqual([true, true]);
     for (const [module, adapter] of retriever.lora) expect(adapter.a).not.toBe(models.lm.lora.get(module)?.a);
@@ -98,7 +102,9 @@ describe("pretrained models in the app", () => {
     const message = (error as Error).message;
     expect(message).toContain(`revela train --model ${dir}: this run needs an estimated`);
     expect(message).toMatch(/more than the wasm heap's maximum \(4\.00 GiB\)/);
-    expect(message).toContain("base weights 1.84 GiB (one frozen copy shared by the LM and 2 retrievers)");
+    expect(message).toContain(
+      "base weights 519.3 MiB (one frozen copy shared by the LM and 2 retrievers: embeddings, final norm in the heap; the 24 decoder layers offloaded to JavaScript memory)",
+    );
     expect(message).toMatch(/activations [\d.]+ GiB \(B 16, LM L 156/);
     expect(message).toContain("nothing was loaded");
     const after = tf.memory();

@@ -51,6 +51,7 @@ export {
 } from "./model/causalLM.js";
 export { initCopyAttention } from "./model/copyAttentionInit.js";
 export { type GenerateOptions, greedyGenerate } from "./model/generate.js";
+export { type HostWeight, hostWeightBytes, hostWeightValues } from "./model/hostWeights.js";
 export {
   activationFloatsPerTokenLayer,
   checkRunMemory,

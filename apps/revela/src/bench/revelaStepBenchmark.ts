@@ -37,7 +37,10 @@ export interface StepBenchmarkResult extends RevelaStepBenchmarkResult {
 export async function benchmarkModels(o: StepBenchmarkOptions): Promise<StepBenchmarkResult[]> {
   const { model, scratch, lora, profile, ...steps } = o;
   const hf = scratchLlamaConfig(scratch, o.seqLen);
-  const lm = model ? await loadPretrained(model) : CausalLM.create(hf, { seed: 0 });
+  // As `train --model` loads a backbone with LoRA: its frozen decoder layers in JavaScript memory.
+  const lm = model
+    ? await loadPretrained(model, { offloadLayers: lora !== undefined && lora !== null })
+    : CausalLM.create(hf, { seed: 0 });
   if (lora) enableLora(lm, lora, { seed: 11 });
   const retrieverModel = lora
     ? CausalLM.withFrozenBase(lm, { backbone: true })

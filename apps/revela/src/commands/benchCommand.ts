@@ -68,7 +68,7 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
         )
       : null;
   const trained = lora
-    ? `LoRA r ${lora.r} α ${lora.loraAlpha} dropout ${lora.loraDropout} on ${LORA_TARGETS.join(", ")} of both models, one frozen base shared`
+    ? `LoRA r ${lora.r} α ${lora.loraAlpha} dropout ${lora.loraDropout} on ${LORA_TARGETS.join(", ")} of both models, one frozen base shared${o.model ? ", its decoder layers offloaded to JavaScript memory" : ""}`
     : "all weights trained";
   log(
     `Revela steps (retriever and LM of the same shape, ${trained}), ${shape}, batch ${o.batchSize} × ${o.seq} tokens`,
@@ -78,6 +78,8 @@ async function bench(command: Command, ctx: CliContext): Promise<void> {
     const estimate = estimateRunMemory(parseModelConfig(JSON.parse(fs.readFileSync(file, "utf8")), file), {
       lora,
       sharedBase: lora !== null,
+      // As benchmarkModels loads it: with LoRA the frozen decoder layers stay in JavaScript memory.
+      offloadLayers: lora !== null,
       train: { batch: o.batchSize, lmTokens: o.seq, retrieverTokens: o.seq, recompute: true },
       encode: null,
     });

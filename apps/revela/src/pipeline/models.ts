@@ -87,7 +87,9 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
   if (m.dir) {
     checkPretrainedMemory(config, m.dir, loraConfig);
     const tokenizer = await Tokenizer.fromDir(m.dir);
-    const lm = loraFor(await loadPretrained(m.dir), config.seed + 11);
+    // With LoRA the base is frozen: its decoder layers stay in JavaScript memory (BF16 as the
+    // checkpoint stores them) and enter the wasm heap one layer at a time.
+    const lm = loraFor(await loadPretrained(m.dir, { offloadLayers: loraConfig !== null }), config.seed + 11);
     // Pretrained shapes: each layer keeps its input and attention for backward and recomputes the rest.
     lm.recomputeLayers = true;
     const dir = m.dir;
@@ -161,6 +163,8 @@ function checkPretrainedMemory(config: AppConfig, dir: string, lora: LoraConfig 
     {
       lora,
       sharedBase: lora !== null,
+      offloadLayers: lora !== null,
+      offloadedBytesPerParameter: offloadedBytesPerParameter(dir),
       extraRetrievers: config.baseline.contrastive ? 1 : 0,
       train: {
         batch: t.batchSize,
@@ -184,6 +188,17 @@ function checkPretrainedMemory(config: AppConfig, dir: string, lora: LoraConfig 
       },
     },
   );
+}
+
+/** 2 when the checkpoint stores its weights as BF16/F16 (offloaded weights keep that dtype), else 4. */
+function offloadedBytesPerParameter(dir: string): 2 | 4 {
+  try {
+    const file = path.join(dir, "config.json");
+    const dtype = (JSON.parse(fs.readFileSync(file, "utf8")) as { torch_dtype?: unknown }).torch_dtype;
+    return dtype === "bfloat16" || dtype === "float16" ? 2 : 4;
+  } catch {
+    return 4;
+  }
 }
 
 /**

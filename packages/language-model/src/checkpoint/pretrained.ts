@@ -2,9 +2,10 @@ import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { getArchitecture, parseModelConfig } from "../architectures/registry.js";
-import { enableLora, linearModules, moduleFromPeftName, peftTensorName } from "../lora/lora.js";
+import { enableLora, linearModules, moduleFromPeftName, moduleWeightShape, peftTensorName } from "../lora/lora.js";
 import { isLoraTarget, type LoraConfig, parseLoraConfig, toPeftConfig } from "../lora/loraConfig.js";
 import { CausalLM, checkParameterShapes } from "../model/causalLM.js";
+import { hostWeightValues } from "../model/hostWeights.js";
 import { readCheckpointHeaders, readCheckpointTensors, writeCheckpointTensors } from "../safetensors/checkpoint.js";
 import { readSafetensorsHeader, readSafetensorsWithHeader } from "../safetensors/readSafetensors.js";
 import { writeSafetensors } from "../safetensors/writeSafetensors.js";
@@ -27,6 +28,13 @@ export interface LoadOptions {
   backbone?: boolean;
   /** A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply. */
   adapter?: string;
+  /**
+   * Keep the decoder layers' weights frozen in JavaScript memory, in the checkpoint's dtype (BF16:
+   * 2 bytes a parameter), instead of float32 tensors in the backend's memory (the 4 GiB wasm heap),
+   * and bring each layer in only while it runs (CausalLM.fromTensors). The model is a frozen base:
+   * train it through LoRA adapters. Embeddings, the final norm and the LM head stay resident.
+   */
+  offloadLayers?: boolean;
 }
 
 /**
@@ -44,7 +52,11 @@ export async function loadPretrained(dir: string, options: LoadOptions = {}): Pr
   const shapes = new Map([...headers.tensors].map(([name, { info }]) => [name, { shape: info.shape }]));
   checkParameterShapes(config, shapes, { backbone, source: dir });
   const tensors = await readCheckpointTensors(dir);
-  const model = CausalLM.fromTensors(config, tensors, { backbone, source: dir });
+  const model = CausalLM.fromTensors(config, tensors, {
+    backbone,
+    source: dir,
+    ...(options.offloadLayers === undefined ? {} : { offloadLayers: options.offloadLayers }),
+  });
   if (options.adapter) await loadLoraAdapter(model, options.adapter);
   return model;
 }
@@ -65,10 +77,15 @@ export async function saveModel(model: CausalLM, dir: string, options: SaveOptio
   const arch = getArchitecture(model.config.architecture);
   fs.writeFileSync(path.join(dir, CONFIG_FILE), `${JSON.stringify(arch.toHfConfig(model.config), null, 2)}\n`);
   const tensors: Record<string, { shape: number[]; data: Float32Array; dtype: "F32" | "F16" | "BF16" }> = {};
-  for (const [name, v] of model.params) {
+  // In checkpoint order, whether a weight is resident or offloaded to JavaScript memory.
+  for (const spec of model.parameterSpecs()) {
+    const name = spec.name;
+    const v = model.params.get(name);
+    const host = model.offloaded.get(name);
+    if (!v && !host) throw new Error(`saveModel: parameter "${name}" is missing (model disposed?)`);
     tensors[name] = {
-      shape: v.shape,
-      data: (await v.data()) as Float32Array,
+      shape: [...spec.shape],
+      data: v ? ((await v.data()) as Float32Array) : hostWeightValues(host!),
       dtype: model.sourceDtypes.get(name) ?? "F32",
     };
   }
@@ -100,7 +117,7 @@ export async function loadLoraAdapter(model: CausalLM, dir: string): Promise<Lor
   }
   const expected = new Map<string, number[]>();
   for (const module of targets) {
-    const [out, inp] = model.params.get(`${module}.weight`)!.shape as [number, number];
+    const [out, inp] = moduleWeightShape(model, module);
     expected.set(`${module}.A`, [config.r, inp]);
     expected.set(`${module}.B`, [out, config.r]);
   }

@@ -12,6 +12,14 @@ export function linearModules(model: CausalLM): string[] {
     .map((s) => s.name.slice(0, -".weight".length));
 }
 
+/** [out, in] of a linear module's weight, resident or offloaded (see CausalLM.offloaded). */
+export function moduleWeightShape(model: CausalLM, module: string): [number, number] {
+  const name = `${module}.weight`;
+  const shape = model.params.get(name)?.shape ?? model.offloaded.get(name)?.shape;
+  if (shape?.length !== 2) throw new Error(`LoRA: module "${module}" has no 2-D weight "${name}"`);
+  return [shape[0] as number, shape[1] as number];
+}
+
 /**
  * Adds LoRA adapters to every targeted module and freezes the base weights, so only the adapters
  * train. Initialisation as PEFT: A ~ U(−1/√in, 1/√in) (kaiming-uniform with a = √5), B = 0, so the
@@ -27,8 +35,7 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
   }
   const seed = options.seed ?? 0;
   targets.forEach((module, i) => {
-    const w = model.params.get(`${module}.weight`) as tf.Variable;
-    const [out, inp] = w.shape as [number, number];
+    const [out, inp] = moduleWeightShape(model, module);
     const bound = 1 / Math.sqrt(inp);
     model.lora.set(module, {
       a: namedVariable(
@@ -49,6 +56,11 @@ export function mergeLora(model: CausalLM): void {
   if (model.sharesBase) {
     throw new Error(
       "mergeLora: the model's base weights are shared with another model (CausalLM.withFrozenBase); merging would change both",
+    );
+  }
+  if (model.offloaded.size) {
+    throw new Error(
+      "mergeLora: the model's decoder-layer weights are offloaded to JavaScript memory (loaded with offloadLayers); load it without offloadLayers to merge adapters into them",
     );
   }
   for (const [module, adapter] of model.lora) {

@@ -18,6 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type ParameterSpec, parameterSpecs } from "../architectures/architecture.js";
 import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
+import { type HostWeight, materialiseHostWeight, toHostWeight } from "./hostWeights.js";
 import { type LoraAdapter, projection } from "./projection.js";
 import { namedVariable } from "./variableName.js";
 
@@ -77,8 +78,17 @@ export interface CreateOptions {
 export class CausalLM {
   readonly config: ModelConfig;
   readonly backbone: boolean;
-  /** Parameters by Hugging Face name. */
+  /**
+   * Parameters held as tensors, by Hugging Face name: every parameter, except the decoder-layer
+   * weights of a model loaded with `offloadLayers` (those are in `offloaded`).
+   */
   readonly params: Map<string, tf.Variable>;
+  /**
+   * Frozen decoder-layer weights kept in JavaScript memory, outside the backend (the wasm heap), by
+   * Hugging Face name; empty unless the model was loaded with `offloadLayers`. Each layer's weights
+   * become tensors only while that layer runs, and again while backward recomputes it.
+   */
+  readonly offloaded: Map<string, HostWeight>;
   /** LoRA adapters by module name (e.g. "model.layers.0.self_attn.q_proj"). */
   readonly lora = new Map<string, LoraAdapter>();
   /** The safetensors dtype each parameter was loaded from, so `save` writes it back unchanged. */
@@ -100,9 +110,11 @@ export class CausalLM {
     params: Map<string, tf.Variable>,
     backbone: boolean,
     weights: SharedWeights = { variables: params, holders: 1 },
+    offloaded: Map<string, HostWeight> = new Map(),
   ) {
     this.config = config;
     this.params = params;
+    this.offloaded = offloaded;
     this.backbone = backbone;
     this.weights = weights;
   }
@@ -132,11 +144,15 @@ export class CausalLM {
       );
     }
     const params = new Map<string, tf.Variable>();
+    // Offloaded layers are shared too: the same host arrays, each layer made into tensors per use.
+    const offloaded = new Map<string, HostWeight>();
     for (const spec of parameterSpecs(base.config, { lmHead: !backbone })) {
-      params.set(spec.name, base.param(spec.name));
+      const host = base.offloaded.get(spec.name);
+      if (host) offloaded.set(spec.name, host);
+      else params.set(spec.name, base.param(spec.name));
     }
     base.weights.holders++;
-    const model = new CausalLM(base.config, params, backbone, base.weights);
+    const model = new CausalLM(base.config, params, backbone, base.weights, offloaded);
     for (const name of params.keys()) {
       const dtype = base.sourceDtypes.get(name);
       if (dtype) model.sourceDtypes.set(name, dtype);
@@ -176,13 +192,25 @@ export class CausalLM {
     return new CausalLM(parsed, params, options.backbone ?? false);
   }
 
-  /** A model from existing parameter values (used by loadPretrained); validates names and shapes. */
+  /**
+   * A model from existing parameter values (used by loadPretrained); validates names and shapes.
+   * `offloadLayers`: a frozen base whose decoder-layer weights stay in JavaScript memory (in their
+   * checkpoint dtype) and enter the backend one layer at a time — for LoRA on a backbone whose
+   * float32 weights would not fit the wasm heap beside a training step. Every weight of such a model
+   * is frozen (trainable false); train it through LoRA adapters (`enableLora`, `loadLoraAdapter`).
+   */
   static fromTensors(
     config: ModelConfig,
     tensors: Map<string, { shape: number[]; data: Float32Array; dtype?: "F32" | "F16" | "BF16" }>,
-    options: { backbone?: boolean; source?: string } = {},
+    options: { backbone?: boolean; source?: string; offloadLayers?: boolean } = {},
   ): CausalLM {
     const source = options.source ?? "checkpoint";
+    const offload = options.offloadLayers ?? false;
+    if (typeof offload !== "boolean") {
+      throw new Error(
+        `CausalLM.fromTensors: options.offloadLayers must be true or false, got ${JSON.stringify(offload)}`,
+      );
+    }
     const specs = checkParameterShapes(config, tensors, options);
     if (config.tieWordEmbeddings && tensors.has("lm_head.weight") && !options.backbone) {
       const head = tensors.get("lm_head.weight")!.data;
@@ -194,13 +222,18 @@ export class CausalLM {
       }
     }
     const params = new Map<string, tf.Variable>();
-    const model = new CausalLM(config, params, options.backbone ?? false);
+    const offloaded = new Map<string, HostWeight>();
+    const model = new CausalLM(config, params, options.backbone ?? false, undefined, offloaded);
     for (const spec of specs) {
       const t = tensors.get(spec.name)!;
-      params.set(
-        spec.name,
-        namedVariable(() => tf.tensor(t.data, spec.shape, "float32"), spec.name),
-      );
+      if (offload && spec.name.startsWith("model.layers.")) {
+        offloaded.set(spec.name, toHostWeight(spec.name, t.data, spec.shape, t.dtype ?? "F32"));
+      } else {
+        params.set(
+          spec.name,
+          namedVariable(() => tf.tensor(t.data, spec.shape, "float32"), spec.name, !offload),
+        );
+      }
       if (t.dtype) model.sourceDtypes.set(spec.name, t.dtype);
     }
     return model;
@@ -214,6 +247,12 @@ export class CausalLM {
   /** The variables an optimizer should update: LoRA weights when LoRA is on, else every parameter. */
   trainableVariables(): tf.Variable[] {
     if (this.lora.size) return [...this.lora.values()].flatMap((l) => [l.a, l.b]);
+    if (this.offloaded.size) {
+      // Training the resident weights alone would leave the decoder layers silently untrained.
+      throw new Error(
+        `CausalLM.trainableVariables: ${this.offloaded.size} decoder-layer weights are offloaded to JavaScript memory (frozen, e.g. "${this.offloaded.keys().next().value}"); train this model through LoRA adapters (enableLora), or load it without offloadLayers to train every weight`,
+      );
+    }
     return [...this.params.values()];
   }
 
@@ -229,6 +268,8 @@ export class CausalLM {
     for (const l of this.lora.values()) tf.dispose([l.a, l.b]);
     for (const r of this.ropeCache.values()) tf.dispose([r.cos, r.sin]);
     this.params.clear();
+    // JavaScript memory: freed by the garbage collector once no model sharing the base holds it.
+    this.offloaded.clear();
     this.lora.clear();
     this.ropeCache.clear();
   }
@@ -252,21 +293,58 @@ export class CausalLM {
     return r;
   }
 
-  private proj(x: tf.Tensor, module: string, training: ForwardOptions["training"]): tf.Tensor {
+  /**
+   * A decoder layer's weights for one piece of the layer: resident variables as they are; offloaded
+   * ones made into float32 tensors on first use and disposed by `release()` when the piece ends. A
+   * gradient tape that saved one for backward keeps its own reference, so releasing is always safe;
+   * with recomputation nothing of them is saved and one layer piece's weights exist at a time.
+   */
+  private layerWeights(): { get(name: string): tf.Tensor | undefined; release(): void } {
+    const made = new Map<string, tf.Tensor>();
+    return {
+      get: (name) => {
+        const resident = this.params.get(name);
+        if (resident) return resident;
+        const host = this.offloaded.get(name);
+        if (!host) return undefined;
+        let t = made.get(name);
+        if (!t) {
+          t = materialiseHostWeight(host);
+          made.set(name, t);
+        }
+        return t;
+      },
+      release: () => {
+        for (const t of made.values()) t.dispose();
+        made.clear();
+      },
+    };
+  }
+
+  /** Runs one piece of a decoder layer with its weights (see layerWeights), releasing them after. */
+  private withLayerWeights<T>(fn: (weight: (name: string) => tf.Tensor | undefined) => T): T {
+    const weights = this.layerWeights();
+    try {
+      return fn(weights.get);
+    } finally {
+      weights.release();
+    }
+  }
+
+  private proj(
+    x: tf.Tensor,
+    module: string,
+    training: ForwardOptions["training"],
+    weight: (name: string) => tf.Tensor | undefined,
+  ): tf.Tensor {
     // Each module draws its own dropout mask from the step's seed.
     const moduleTraining =
       training?.dropoutSeed === undefined ? training : { dropoutSeed: training.dropoutSeed + stringHash(module) };
     // A tidy per projection: the base product, the LoRA path and their sum are [N, out] each, and
     // only the sum is needed afterwards (a tape keeps what backward reads on its own).
-    return tf.tidy(() =>
-      projection(
-        x,
-        this.param(`${module}.weight`),
-        this.params.get(`${module}.bias`),
-        this.lora.get(module),
-        moduleTraining,
-      ),
-    );
+    const w = weight(`${module}.weight`);
+    if (!w) throw new Error(`CausalLM: parameter "${module}.weight" is missing (model disposed?)`);
+    return tf.tidy(() => projection(x, w, weight(`${module}.bias`), this.lora.get(module), moduleTraining));
   }
 
   /**
@@ -443,27 +521,40 @@ export class CausalLM {
       training.dropoutSeed === undefined &&
       [...this.lora.values()].some((l) => l.dropout > 0);
     const recompute = (options.recompute ?? this.recomputeLayers) && !unseededDropout;
+    // Both pieces fetch their weights each time they run — in forward and again when backward
+    // recomputes them — so an offloaded layer's weights are tensors only while a piece of it runs.
+    const norm = (weight: (name: string) => tf.Tensor | undefined, name: string): tf.Tensor => {
+      const w = weight(`${p}.${name}.weight`);
+      if (!w) throw new Error(`CausalLM: parameter "${p}.${name}.weight" is missing (model disposed?)`);
+      return w;
+    };
     // Before attention: norm, q/k/v projections, RoPE — a function of the layer input alone.
-    const attentionInputs = (x: tf.Tensor): tf.Tensor[] => {
-      const h = rmsNorm(x, this.param(`${p}.input_layernorm.weight`), c.rmsNormEps);
-      const k = applyRope(splitHeads(this.proj(h, `${p}.self_attn.k_proj`, training), b, c.numKeyValueHeads), cos, sin);
-      const v = splitHeads(this.proj(h, `${p}.self_attn.v_proj`, training), b, c.numKeyValueHeads);
-      if (keyValuesOnly) return [k, v];
-      const q = applyRope(
-        splitHeads(this.proj(h, `${p}.self_attn.q_proj`, training), b, c.numAttentionHeads),
-        cos,
-        sin,
-      );
-      return [k, v, q];
-    };
+    const attentionInputs = (x: tf.Tensor): tf.Tensor[] =>
+      this.withLayerWeights((weight) => {
+        const h = rmsNorm(x, norm(weight, "input_layernorm"), c.rmsNormEps); // [B·L, d]
+        const k = applyRope(
+          splitHeads(this.proj(h, `${p}.self_attn.k_proj`, training, weight), b, c.numKeyValueHeads),
+          cos,
+          sin,
+        ); // [B, Hkv, L, D]
+        const v = splitHeads(this.proj(h, `${p}.self_attn.v_proj`, training, weight), b, c.numKeyValueHeads);
+        if (keyValuesOnly) return [k, v];
+        const q = applyRope(
+          splitHeads(this.proj(h, `${p}.self_attn.q_proj`, training, weight), b, c.numAttentionHeads),
+          cos,
+          sin,
+        ); // [B, H, L, D]
+        return [k, v, q];
+      });
     // After attention: output projection, residual, norm, MLP, residual.
-    const rest = (x: tf.Tensor, merged: tf.Tensor): tf.Tensor[] => {
-      const x1 = residualAdd(x, this.proj(merged, `${p}.self_attn.o_proj`, training));
-      const h2 = rmsNorm(x1, this.param(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
-      const gate = this.proj(h2, `${p}.mlp.gate_proj`, training);
-      const up = this.proj(h2, `${p}.mlp.up_proj`, training);
-      return [residualAdd(x1, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training))];
-    };
+    const rest = (x: tf.Tensor, merged: tf.Tensor): tf.Tensor[] =>
+      this.withLayerWeights((weight) => {
+        const x1 = residualAdd(x, this.proj(merged, `${p}.self_attn.o_proj`, training, weight)); // [B·L, d]
+        const h2 = rmsNorm(x1, norm(weight, "post_attention_layernorm"), c.rmsNormEps);
+        const gate = this.proj(h2, `${p}.mlp.gate_proj`, training, weight); // [B·L, ffn]
+        const up = this.proj(h2, `${p}.mlp.up_proj`, training, weight);
+        return [residualAdd(x1, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training, weight))];
+      });
     // With recomputation, backward keeps each piece's inputs and runs it again; the attention in
     // between (and the extension point's term, whose inputs only the caller knows) is taped as usual.
     // Each piece in its own tidy: without a tape (encoding) only one piece's intermediates exist at

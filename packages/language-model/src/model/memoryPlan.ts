@@ -16,6 +16,14 @@ export interface RunMemoryShape {
   lora: LoraConfig | null;
   /** LM and retriever on one frozen base (CausalLM.withFrozenBase); needs LoRA. */
   sharedBase: boolean;
+  /**
+   * The frozen base's decoder layers kept in JavaScript memory (loadPretrained's `offloadLayers`)
+   * and brought into the heap one layer piece at a time; needs LoRA. Embeddings, the final norm and
+   * the LM head stay in the heap. Default false.
+   */
+  offloadLayers?: boolean;
+  /** Bytes an offloaded parameter takes in JavaScript memory: 2 for BF16/F16 checkpoints (default), 4 for F32. */
+  offloadedBytesPerParameter?: number;
   /** Retriever backbones besides the Revela retriever held at the same time (e.g. a baseline). Default 0. */
   extraRetrievers?: number;
   /** The training step, or null for encoding only. */
@@ -60,8 +68,8 @@ export interface RunMemoryEstimate {
   encoding: RunMemoryItem[];
   /** held + max(training step, encoding). */
   peakBytes: number;
-  /** Parameters: base weights (each copy), trained parameters. */
-  parameters: { base: number; trained: number };
+  /** Parameters: base weights (each copy), those of them offloaded to JavaScript memory, trained parameters. */
+  parameters: { base: number; offloaded: number; trained: number };
 }
 
 const F32 = 4;
@@ -143,10 +151,32 @@ function largestMatrix(config: ModelConfig, head: boolean): number {
   return largest;
 }
 
+/** Parameters of the decoder layers (what offloading moves out of the heap), all layers together. */
+function layerParameters(config: ModelConfig): number {
+  return parameterSpecs(config, { lmHead: false })
+    .filter((p) => p.name.startsWith("model.layers."))
+    .reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+}
+
 export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): RunMemoryEstimate {
   const lora = shape.lora;
   const shared = shape.sharedBase && lora !== null;
   const extra = shape.extraRetrievers ?? 0;
+  const offload = shape.offloadLayers ?? false;
+  if (typeof offload !== "boolean") {
+    throw new Error(`estimateRunMemory: shape.offloadLayers must be true or false, got ${JSON.stringify(offload)}`);
+  }
+  if (offload && lora === null) {
+    throw new Error(
+      "estimateRunMemory: shape.offloadLayers needs shape.lora — only a frozen base (trained through LoRA adapters) can be kept outside the heap",
+    );
+  }
+  const hostBytesPerParameter = shape.offloadedBytesPerParameter ?? 2;
+  if (hostBytesPerParameter !== 2 && hostBytesPerParameter !== 4) {
+    throw new Error(
+      `estimateRunMemory: shape.offloadedBytesPerParameter must be 2 (BF16/F16) or 4 (F32), got ${JSON.stringify(hostBytesPerParameter)}`,
+    );
+  }
   const lmBase = parameterSpecs(config, { lmHead: true }).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   const backboneBase = parameterSpecs(config, { lmHead: false }).reduce(
     (s, p) => s + p.shape.reduce((a, b) => a * b, 1),
@@ -154,13 +184,20 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
   );
   const retrievers = 1 + extra;
   const baseParams = shared ? lmBase : lmBase + retrievers * backboneBase;
+  // Each copy of the base has its own decoder layers; offloaded, they leave the heap.
+  const copies = shared ? 1 : 1 + retrievers;
+  const allLayers = layerParameters(config);
+  const offloadedParams = offload ? copies * allLayers : 0;
+  const copiesText = shared
+    ? `one frozen copy shared by the LM and ${retrievers} retriever${retrievers > 1 ? "s" : ""}`
+    : `${1 + retrievers} copies (LM and ${retrievers} retriever${retrievers > 1 ? "s" : ""})`;
   const held: RunMemoryItem[] = [
     {
       name: "base weights",
-      bytes: baseParams * F32,
-      detail: shared
-        ? `one frozen copy shared by the LM and ${retrievers} retriever${retrievers > 1 ? "s" : ""}`
-        : `${1 + retrievers} copies (LM and ${retrievers} retriever${retrievers > 1 ? "s" : ""})`,
+      bytes: (baseParams - offloadedParams) * F32,
+      detail: offload
+        ? `${copiesText}: embeddings, final norm${config.tieWordEmbeddings ? "" : " and LM head"} in the heap; the ${config.numHiddenLayers} decoder layers offloaded to JavaScript memory`
+        : copiesText,
     },
   ];
   const trainLm = shape.train?.trainLm ?? true;
@@ -177,6 +214,15 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     ? (lora ? retrieverAdapters : backboneBase) + (trainLm ? (lora ? lmAdapters : lmBase) : 0)
     : 0;
   const host: RunMemoryItem[] = [];
+  if (offload) {
+    host.push({
+      name: "offloaded base weights",
+      bytes: offloadedParams * hostBytesPerParameter,
+      detail: `${copiesText}: the decoder layers' ${offloadedParams.toLocaleString("en-US")} frozen parameters, ${hostBytesPerParameter === 2 ? "BF16" : "float32"}, in JavaScript memory (${formatBytes(offloadedParams * F32)} as float32 in the heap)`,
+    });
+  }
+  // One layer's weights as float32 tensors: what an offloaded layer puts into the heap while it runs.
+  const layerWeightBytes = (allLayers / config.numHiddenLayers) * F32;
   if (shape.train) {
     const optimizerFloats = shape.optimizerFloatsPerParameter ?? 2;
     const optimizer: RunMemoryItem = {
@@ -246,6 +292,25 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
       bytes: Math.max(layerBytes, headBytes),
       detail: `the larger of a layer's activations and gradients at ${widest} tokens (${formatBytes(layerBytes)}) and one head slice's logits [${batch * lmTokens}, ${slice}] and their gradient (${formatBytes(headBytes)}; ${config.vocabSize}-token vocabulary)`,
     });
+    if (offload) {
+      // With recomputation a layer piece's weights exist only while it runs (forward, or its
+      // recomputation in backward). Without, each taped pass keeps every layer's copy until
+      // backward: the LM's two passes and the retriever's two views.
+      trainingStep.push(
+        recompute
+          ? {
+              name: "offloaded layer in the heap",
+              bytes: layerWeightBytes,
+              detail: "one decoder layer's frozen weights as float32 tensors while it runs",
+            }
+          : {
+              name: "offloaded layers kept by the tape",
+              bytes: 4 * allLayers * F32,
+              detail:
+                "without recomputation each of the 4 taped passes keeps its float32 copy of every layer's weights",
+            },
+      );
+    }
     trainingStep.push({
       name: "matMul workspace",
       bytes: (2 * Math.max(largestMatrix(config, false), slice * config.hiddenSize) + slice * config.hiddenSize) * F32,
@@ -280,6 +345,13 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
         F32,
       detail: `one layer of ${perPass} passages × ${tokens} tokens at a time, the batch's ${batch} final states`,
     });
+    if (offload) {
+      encoding.push({
+        name: "offloaded layer in the heap",
+        bytes: layerWeightBytes,
+        detail: "one decoder layer's frozen weights as float32 tensors while it runs",
+      });
+    }
     encoding.push({
       name: "matMul workspace",
       bytes: 2 * largestMatrix(config, false) * F32,
@@ -301,7 +373,7 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     trainingStep,
     encoding,
     peakBytes: sum(held) + Math.max(sum(trainingStep), sum(encoding)),
-    parameters: { base: baseParams, trained },
+    parameters: { base: baseParams, offloaded: offloadedParams, trained },
   };
 }
 
@@ -351,9 +423,24 @@ export function checkRunMemory(
     .map((i) => `${i.name} ${formatBytes(i.bytes)} (${i.detail})`)
     .join("; ");
   const fits = (s: RunMemoryShape) => estimateRunMemory(config, s).peakBytes <= limitBytes;
-  // A shared base costs nothing and is always smaller: the other settings are sized on top of it.
+  // A shared base and offloaded layers cost no heap and are always smaller (offloading costs time:
+  // each layer's weights are converted and copied in per use): the other settings are sized on top.
   const canShare = shape.lora !== null && !shape.sharedBase;
-  const base: RunMemoryShape = canShare ? { ...shape, sharedBase: true } : shape;
+  const canOffload = shape.lora !== null && !shape.offloadLayers;
+  const base: RunMemoryShape = {
+    ...shape,
+    ...(canShare ? { sharedBase: true } : {}),
+    ...(canOffload ? { offloadLayers: true } : {}),
+  };
+  const free = [
+    ...(canShare ? ["share one frozen base between the LM and the retriever (CausalLM.withFrozenBase)"] : []),
+    ...(canOffload
+      ? [
+          "keep the frozen decoder layers in JavaScript memory, one layer in the heap at a time (loadPretrained's offloadLayers)",
+        ]
+      : []),
+  ];
+  const freeText = free.join(" and ");
   const advice: string[] = [];
   if (base.train) {
     const train = base.train;
@@ -374,8 +461,8 @@ export function checkRunMemory(
     const b = largest(1, enc.batch - 1, (n) => fits({ ...base, encode: { ...enc, batch: n } }));
     if (b !== null) advice.push(`${f.encodeBatch} ${b} (from ${enc.batch})`);
   }
-  const share = canShare
-    ? `Share one frozen base between the LM and the retriever (CausalLM.withFrozenBase): ${formatBytes(estimateRunMemory(config, base).peakBytes)}${fits(base) ? ", which fits. " : "; with it, "}`
+  const share = free.length
+    ? `${freeText.charAt(0).toUpperCase()}${freeText.slice(1)}: ${formatBytes(estimateRunMemory(config, base).peakBytes)}${fits(base) ? ", which fits. " : `; with ${free.length > 1 ? "both" : "it"}, `}`
     : "";
   // When no single setting is enough, a smaller batch and a smaller rank together may be: the
   // largest rank at each halving of the batch.
@@ -391,11 +478,11 @@ export function checkRunMemory(
     }
   }
   const rest =
-    canShare && fits(base)
+    free.length && fits(base)
       ? ""
       : advice.length
-        ? `${canShare ? "each" : "Each"} of these alone would fit: ${advice.join("; ")}.`
-        : `${canShare ? "no" : "No"} smaller batch, sequence or LoRA rank alone fits` +
+        ? `${free.length ? "each" : "Each"} of these alone would fit: ${advice.join("; ")}.`
+        : `${free.length ? "no" : "No"} smaller batch, sequence or LoRA rank alone fits` +
           (together.length
             ? `; together these would: ${together.join("; ")}.`
             : ": use a smaller model, or a backend whose limit is the machine's memory (tfjs-node).");

@@ -101,9 +101,10 @@ const smollm135 = parseModelConfig(
 );
 
 describe("the paper's plan (LoRA r 256, B 16, L 156) and the 4 GiB wasm heap", () => {
-  const paper = (optimizerState: "host" | "heap") => ({
+  const paper = (optimizerState: "host" | "heap", offloadLayers = false) => ({
     lora: lora(256),
     sharedBase: true,
+    offloadLayers,
     train: { batch: 16, lmTokens: 156, retrieverTokens: 157, recompute: true },
     encode: { batch: 32, tokens: 256 },
     optimizerState,
@@ -147,37 +148,88 @@ describe("the paper's plan (LoRA r 256, B 16, L 156) and the 4 GiB wasm heap", (
     expect(grads).toBe(156_303_360 * 4 - others);
   });
 
-  it("still refuses the qwen2.5-0.5b shape, naming the base weights and activations that do not fit", () => {
-    let message = "";
+  const refusal = (shape: ReturnType<typeof paper>) => {
     try {
-      checkRunMemory(qwen05, paper("host"), WASM_MAX_HEAP_BYTES, {
+      checkRunMemory(qwen05, shape, WASM_MAX_HEAP_BYTES, {
         limitName: "the wasm heap's maximum",
         source: "revela train --model qwen",
         fields: { batch: "train.batchSize", loraR: "model.loraR" },
       });
     } catch (e) {
-      message = (e as Error).message;
+      return (e as Error).message;
     }
+    return "";
+  };
+
+  it("still refuses the qwen2.5-0.5b shape with its base in the heap, and names offloading the layers with its figure", () => {
+    const message = refusal(paper("host"));
     expect(message).toMatch(
-      /needs an estimated 7\.\d\d GiB at its peak, more than the wasm heap's maximum \(4\.00 GiB\)/,
+      /needs an estimated 7\.72 GiB at its peak, more than the wasm heap's maximum \(4\.00 GiB\)/,
     );
     expect(message).toContain("base weights 1.84 GiB (one frozen copy");
     expect(message).not.toContain("optimizer state");
-    // The base (1.84 GiB) and the adapters (1.05 GiB) leave too little for B 16's activations, and
-    // at a smaller batch the adapters' gradients (1.05 GiB) outweigh what backward frees.
-    expect(message).toContain("No smaller batch, sequence or LoRA rank alone fits; together these would: ");
-    // Each suggested pair fits, and one more rank at the same batch does not.
-    const pairs = [...message.matchAll(/train\.batchSize (\d+) with model\.loraR (\d+)/g)].map((m) => [
-      Number(m[1]),
-      Number(m[2]),
-    ]);
-    expect(pairs.map(([b]) => b)).toEqual([4, 2]);
-    for (const [b, r] of pairs as [number, number][]) {
-      const at = (rank: number) =>
-        estimateRunMemory(qwen05, { ...paper("host"), lora: lora(rank), train: { ...paper("host").train, batch: b } });
-      expect(at(r).peakBytes, `B ${b} r ${r}`).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
-      expect(at(r + 1).peakBytes, `B ${b} r ${r + 1}`).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
-    }
+    // Offloading is sized first (it costs no heap), and the batch that fits is sized with it.
+    expect(message).toContain(
+      "Keep the frozen decoder layers in JavaScript memory, one layer in the heap at a time (loadPretrained's offloadLayers): 6.32 GiB; with it, each of these alone would fit: train.batchSize 6 (from 16)",
+    );
+  });
+
+  it("with its decoder layers offloaded the qwen2.5-0.5b shape is refused at B 16 and fits B 6, the refusal naming what stays in the heap", () => {
+    const message = refusal(paper("host", true));
+    expect(message).toMatch(/needs an estimated 6\.32 GiB at its peak/);
+    // Embeddings (tied: also the head) and the final norm stay: 151,936 × 896 + 896 floats.
+    expect(message).toContain(
+      "base weights 519.3 MiB (one frozen copy shared by the LM and 1 retriever: embeddings, final norm in the heap; the 24 decoder layers offloaded to JavaScript memory)",
+    );
+    expect(message).toContain(
+      "offloaded layer in the heap 56.9 MiB (one decoder layer's frozen weights as float32 tensors while it runs)",
+    );
+    expect(message).not.toContain("offloadLayers)");
+    // Each suggestion fits, and one more does not.
+    const b = Number(/train\.batchSize (\d+) \(from 16\)/.exec(message)?.[1]);
+    expect(b).toBe(6);
+    const at = (batch: number) =>
+      estimateRunMemory(qwen05, { ...paper("host", true), train: { ...paper("host", true).train, batch } }).peakBytes;
+    expect(at(b)).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
+    expect(at(b + 1)).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+  });
+
+  it("offloading the smollm2-135m shape's layers moves 0.40 GiB of float32 out of the heap (0.20 GiB of BF16 in JavaScript memory): B 16 at r 256 is still refused, B 14 fits (from 12)", () => {
+    const resident = estimateRunMemory(smollm135, paper("host"));
+    const offloaded = estimateRunMemory(smollm135, paper("host", true));
+    // 30 layers × 3,540,096 parameters; the tied embedding table and the final norm stay.
+    const layers = 30 * 3_540_096;
+    expect(offloaded.parameters).toEqual({ base: resident.parameters.base, offloaded: layers, trained: 156_303_360 });
+    const item = (e: typeof resident, list: "held" | "host" | "trainingStep", name: string) =>
+      e[list].find((i) => i.name === name)?.bytes;
+    expect(item(offloaded, "held", "base weights")).toBe((32000 * 576 + 576) * 4);
+    expect(item(offloaded, "host", "offloaded base weights")).toBe(layers * 2);
+    expect(item(offloaded, "trainingStep", "offloaded layer in the heap")).toBe(3_540_096 * 4);
+    expect(item(resident, "host", "offloaded base weights")).toBeUndefined();
+    // The heap loses every layer but the one in flight, and its 10 % overhead on them.
+    expect(resident.peakBytes - offloaded.peakBytes).toBeCloseTo(1.1 * 29 * 3_540_096 * 4, -2);
+    expect(resident.peakBytes / 2 ** 30).toBeCloseTo(4.71, 2);
+    expect(offloaded.peakBytes / 2 ** 30).toBeCloseTo(4.29, 2);
+    expect(offloaded.peakBytes).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+    const at = (batch: number) =>
+      estimateRunMemory(smollm135, { ...paper("host", true), train: { ...paper("host", true).train, batch } })
+        .peakBytes;
+    expect(at(14)).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
+    expect(at(15)).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+  });
+
+  it("without recomputation offloading saves no heap in training: the tape keeps each pass's copy of the layers", () => {
+    const kept = { ...paper("host", true), train: { ...paper("host").train, recompute: false } };
+    const estimate = estimateRunMemory(smollm135, kept);
+    expect(estimate.trainingStep.find((i) => i.name === "offloaded layers kept by the tape")?.bytes).toBe(
+      4 * 30 * 3_540_096 * 4,
+    );
+    expect(() => estimateRunMemory(smollm135, { ...paper("host", true), lora: null })).toThrow(
+      /shape\.offloadLayers needs shape\.lora/,
+    );
+    expect(() => estimateRunMemory(smollm135, { ...paper("host", true), offloadedBytesPerParameter: 3 })).toThrow(
+      /shape\.offloadedBytesPerParameter must be 2 \(BF16\/F16\) or 4 \(F32\), got 3/,
+    );
   });
 });
 
@@ -229,11 +281,12 @@ describe("checkRunMemory", () => {
       train: null,
       encode: { batch: 512, tokens: 512 },
     };
-    const limit = 3.5 * 2 ** 30;
+    // Shared and offloaded, the base takes 0.51 GiB of the heap: a limit of 2.5 GiB needs a smaller batch too.
+    const limit = 2.5 * 2 ** 30;
     let message = "";
     try {
       checkRunMemory(qwen05, shape, limit, {
-        limitName: "a 3.5 GiB limit",
+        limitName: "a 2.5 GiB limit",
         source: "test",
         fields: { encodeBatch: "eval.batchSize" },
       });
@@ -241,10 +294,10 @@ describe("checkRunMemory", () => {
       message = (e as Error).message;
     }
     expect(message).toMatch(
-      /Share one frozen base between the LM and the retriever \(CausalLM\.withFrozenBase\): [\d.]+ GiB; with it, each of these alone would fit: /,
+      /Share one frozen base between the LM and the retriever \(CausalLM\.withFrozenBase\) and keep the frozen decoder layers in JavaScript memory, one layer in the heap at a time \(loadPretrained's offloadLayers\): [\d.]+ GiB; with both, each of these alone would fit: /,
     );
     const batch = Number(/eval\.batchSize (\d+) \(from 512\)/.exec(message)?.[1]);
-    const shared = { ...shape, sharedBase: true };
+    const shared = { ...shape, sharedBase: true, offloadLayers: true };
     expect(estimateRunMemory(qwen05, { ...shared, encode: { batch, tokens: 512 } }).peakBytes).toBeLessThanOrEqual(
       limit,
     );
@@ -252,10 +305,11 @@ describe("checkRunMemory", () => {
       estimateRunMemory(qwen05, { ...shared, encode: { batch: batch + 1, tokens: 512 } }).peakBytes,
     ).toBeGreaterThan(limit);
     // A run that fits returns its estimate.
-    const fits = checkRunMemory(qwen05, { ...shape, sharedBase: true, encode: { batch: 4, tokens: 256 } }, limit, {
+    const roomy = 3.5 * 2 ** 30;
+    const fits = checkRunMemory(qwen05, { ...shape, sharedBase: true, encode: { batch: 4, tokens: 256 } }, roomy, {
       limitName: "a 3.5 GiB limit",
       source: "test",
     });
-    expect(fits.peakBytes).toBeLessThanOrEqual(limit);
+    expect(fits.peakBytes).toBeLessThanOrEqual(roomy);
   });
 });

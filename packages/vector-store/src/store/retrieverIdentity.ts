@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { hostWeightValues } from "@revela/language-model";
 import { Retriever } from "@revela/retriever";
 
 /**
@@ -43,6 +44,11 @@ export function retrieverIdentity(retriever: Retriever, id?: string): RetrieverI
   const tensors: [string, { shape: number[]; dataSync(): ArrayLike<number> }][] = [
     ...retriever.backbone.params.entries(),
   ];
+  // Decoder layers kept in JavaScript memory (offloadLayers) hash as the float32 values they compute
+  // with, so a retriever loaded with or without offloading has one identity.
+  for (const [name, weight] of retriever.backbone.offloaded) {
+    tensors.push([name, { shape: [...weight.shape], dataSync: () => hostWeightValues(weight) }]);
+  }
   for (const [name, adapter] of retriever.backbone.lora) {
     tensors.push([`${name}.lora_A`, adapter.a], [`${name}.lora_B`, adapter.b]);
     text(`lora ${name} scaling ${adapter.scaling}`);

@@ -1,0 +1,58 @@
+import * as tf from "@tensorflow/tfjs";
+import { decodeHalfInto, encodeHalfInto } from "../safetensors/dtypes.js";
+
+/**
+ * A frozen weight kept in JavaScript memory instead of the backend (for wasm: outside its 4 GiB
+ * heap), in the dtype its checkpoint stored it in — BF16/F16 as their 16-bit patterns, so the
+ * published BF16 backbones cost 2 bytes a parameter here, F32 as float32. A decoder layer's weights
+ * become float32 tensors only while that layer runs (see `CausalLM`'s `offloadLayers`).
+ */
+export interface HostWeight {
+  readonly dtype: "F32" | "F16" | "BF16";
+  readonly shape: readonly number[];
+  /** Row-major values: float32, or the 16-bit patterns of `dtype`. */
+  readonly data: Float32Array | Uint16Array;
+}
+
+/**
+ * `values` (float32, row-major) as a host weight in `dtype`. Values read from an F16/BF16 file
+ * round-trip exactly, so the tensors made from it equal those a resident model holds.
+ */
+export function toHostWeight(
+  name: string,
+  values: Float32Array,
+  shape: readonly number[],
+  dtype: "F32" | "F16" | "BF16",
+): HostWeight {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (!(values instanceof Float32Array) || values.length !== size) {
+    throw new Error(
+      `toHostWeight: "${name}" must be a Float32Array of ${size} values for shape [${shape.join(", ")}], got ${values instanceof Float32Array ? values.length : typeof values}`,
+    );
+  }
+  if (dtype === "F32") return { dtype, shape: [...shape], data: values };
+  if (dtype !== "F16" && dtype !== "BF16") {
+    throw new Error(`toHostWeight: "${name}" has dtype ${JSON.stringify(dtype)}; expected F32, F16 or BF16`);
+  }
+  const bits = new Uint16Array(size);
+  encodeHalfInto(dtype, values, 0, bits);
+  return { dtype, shape: [...shape], data: bits };
+}
+
+/** The float32 values of a host weight (a new array for F16/BF16, the stored one for F32). */
+export function hostWeightValues(weight: HostWeight): Float32Array {
+  if (weight.dtype === "F32") return weight.data as Float32Array;
+  const out = new Float32Array(weight.data.length);
+  decodeHalfInto(weight.dtype, weight.data as Uint16Array, out);
+  return out;
+}
+
+/** A float32 tensor of the host weight's values; the caller disposes it. */
+export function materialiseHostWeight(weight: HostWeight): tf.Tensor {
+  return tf.tensor(hostWeightValues(weight), [...weight.shape], "float32");
+}
+
+/** Bytes a host weight occupies in JavaScript memory. */
+export function hostWeightBytes(weight: HostWeight): number {
+  return weight.data.byteLength;
+}

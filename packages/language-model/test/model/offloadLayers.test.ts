@@ -1,0 +1,273 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { frugalVariableGrads, initBackend } from "@revela/kernels";
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CausalLM,
+  enableLora,
+  hostWeightBytes,
+  loadPretrained,
+  mergeLora,
+  parseLoraConfig,
+  saveModel,
+} from "../../src/index.js";
+
+/**
+ * Frozen decoder layers kept in JavaScript memory (loadPretrained's `offloadLayers`): a LoRA model
+ * loaded that way computes the loss and the adapters' gradients of the same model loaded resident,
+ * and its layer weights are tensors only while a piece of their layer runs.
+ */
+
+const llama = {
+  architectures: ["LlamaForCausalLM"],
+  model_type: "llama",
+  vocab_size: 60,
+  hidden_size: 32,
+  intermediate_size: 80,
+  num_hidden_layers: 3,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 64,
+};
+const qwen = { ...llama, architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", tie_word_embeddings: true };
+const lora = parseLoraConfig(
+  {
+    r: 4,
+    lora_alpha: 8,
+    lora_dropout: 0.2,
+    target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+  },
+  "test",
+);
+
+let tmp = "";
+beforeAll(async () => {
+  await initBackend({ backend: "cpu" });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "offload-layers-"));
+});
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A random checkpoint directory of `config` (float32, as CausalLM.create makes it). */
+async function randomCheckpoint(name: string, config: Record<string, unknown>, seed: number): Promise<string> {
+  const dir = path.join(tmp, name);
+  const model = CausalLM.create(config, { seed });
+  await saveModel(model, dir);
+  model.dispose();
+  return dir;
+}
+
+function batch(b: number, l: number, vocab: number) {
+  return {
+    ids: tf.tensor2d(
+      Int32Array.from({ length: b * l }, (_, i) => (i * 31 + 7) % vocab),
+      [b, l],
+      "int32",
+    ),
+    mask: tf.tensor2d(
+      Int32Array.from({ length: b * l }, (_, i) => (i % l < l - (i % 3) ? 1 : 0)),
+      [b, l],
+      "int32",
+    ),
+  };
+}
+
+/** LoRA B starts at zero; a random B makes every adapter matter, as after training. */
+function perturbAdapters(model: CausalLM, seed: number): void {
+  let i = 0;
+  for (const a of model.lora.values()) {
+    tf.tidy(() => a.b.assign(tf.randomNormal(a.b.shape, 0, 0.05, "float32", seed + i++)));
+  }
+}
+
+/** Bytes of the layer weights CausalLM holds as tensors (what offloading moves out). */
+function layerBytes(model: CausalLM): number {
+  return [...model.params].filter(([n]) => n.startsWith("model.layers.")).reduce((s, [, v]) => s + 4 * v.size, 0);
+}
+
+/**
+ * A Revela-like step: pass 1's keys and values feed pass 2's attention term (as the in-batch term
+ * does), through the LM and a retriever sharing its base; loss = pass 2's next-token loss + the
+ * retriever's mean squared state. `sample` is called inside every layer of pass 2.
+ */
+function revelaLikeLoss(
+  lm: CausalLM,
+  retriever: CausalLM,
+  ids: tf.Tensor,
+  mask: tf.Tensor,
+  recompute: boolean,
+  sample: () => void = () => {},
+) {
+  return (): tf.Scalar => {
+    const pass1 = lm.keyValues(ids, mask, { training: { dropoutSeed: 5 } });
+    const out = lm.forward(ids, mask, {
+      computeLoss: true,
+      returnLogits: false,
+      recompute,
+      training: { dropoutSeed: 9 },
+      attentionTerm: ({ layer, queries }) => {
+        sample();
+        const k = pass1.keys[layer] as tf.Tensor4D;
+        const rep = queries.shape[1] / k.shape[1];
+        return tf.mul(tf.mul(queries, tf.mean(rep > 1 ? tf.tile(k, [1, rep, 1, 1]) : k, 2, true)), 0.3);
+      },
+    });
+    const states = retriever.forward(ids, mask, { recompute, training: { dropoutSeed: 13 } }).lastHiddenState;
+    return tf.add(out.loss as tf.Scalar, tf.mean(tf.square(states))) as tf.Scalar;
+  };
+}
+
+async function loraPair(
+  dir: string,
+  offloadLayers: boolean,
+  recompute: boolean,
+): Promise<{ lm: CausalLM; retriever: CausalLM }> {
+  const lm = await loadPretrained(dir, { offloadLayers });
+  // Pass 1 (keyValues) follows the model's setting.
+  lm.recomputeLayers = recompute;
+  enableLora(lm, lora, { seed: 4 });
+  perturbAdapters(lm, 100);
+  const retriever = CausalLM.withFrozenBase(lm, { backbone: true });
+  enableLora(retriever, lora, { seed: 6 });
+  perturbAdapters(retriever, 200);
+  return { lm, retriever };
+}
+
+describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
+  for (const [name, config] of [
+    ["LLaMA", llama],
+    ["Qwen2 (q/k/v biases, tied head)", qwen],
+  ] as const) {
+    for (const recompute of [true, false]) {
+      it(`${name}, ${recompute ? "recomputing each layer" : "keeping activations"}: the loss and LoRA gradients of the resident model`, async () => {
+        const dir = await randomCheckpoint(`${config.model_type}-${recompute}`, config, 3);
+        const { ids, mask } = batch(2, 7, config.vocab_size);
+        const run = async (offload: boolean) => {
+          const { lm, retriever } = await loraPair(dir, offload, recompute);
+          expect(lm.offloaded.size > 0).toBe(offload);
+          const vars = [...lm.trainableVariables(), ...retriever.trainableVariables()];
+          // The two models' adapters have the same module names: tell them apart.
+          const names = vars.map(
+            (v, i) => `${i < lm.lora.size * 2 ? "lm" : "retriever"}/${v.name.replace(/#\d+$/, "")}`,
+          );
+          const { value, grads } = frugalVariableGrads(revelaLikeLoss(lm, retriever, ids, mask, recompute), vars);
+          const loss = value.dataSync()[0] as number;
+          const byName = new Map(vars.map((v, i) => [names[i] as string, grads[v.name]!.dataSync().slice()]));
+          tf.dispose([value, grads]);
+          retriever.dispose();
+          lm.dispose();
+          return { loss, byName };
+        };
+        const resident = await run(false);
+        const offloaded = await run(true);
+        expect(offloaded.loss).toBeCloseTo(resident.loss, 5);
+        expect([...offloaded.byName.keys()].sort()).toEqual([...resident.byName.keys()].sort());
+        // Both LoRA models' adapters: the LM's (through pass 1 and pass 2) and the retriever's.
+        expect(offloaded.byName.size).toBe(2 * 2 * 7 * config.num_hidden_layers);
+        for (const [n, ref] of resident.byName) {
+          const mine = offloaded.byName.get(n) as Float32Array;
+          const scale = Math.max(1e-6, ...Array.from(ref, Math.abs));
+          let worst = 0;
+          for (let i = 0; i < ref.length; i++)
+            worst = Math.max(worst, Math.abs((mine[i] as number) - (ref[i] as number)));
+          expect(worst / scale, n).toBeLessThan(1e-5);
+        }
+        tf.dispose([ids, mask]);
+      });
+    }
+  }
+
+  it("a BF16 checkpoint stays BF16 in JavaScript memory, computes what the resident model computes and saves back bit for bit", async () => {
+    const golden = path.join(import.meta.dirname, "../goldens/tiny-llama-bf16");
+    const resident = await loadPretrained(golden);
+    const offloaded = await loadPretrained(golden, { offloadLayers: true });
+    const layerParams = [...resident.params].filter(([n]) => n.startsWith("model.layers.")).map(([n]) => n);
+    expect([...offloaded.offloaded.keys()].sort()).toEqual(layerParams.sort());
+    for (const w of offloaded.offloaded.values()) {
+      expect(w.dtype).toBe("BF16");
+      expect(hostWeightBytes(w)).toBe(2 * w.shape.reduce((a, b) => a * b, 1));
+    }
+    const { ids, mask } = batch(2, 5, resident.config.vocabSize);
+    const logits = (m: CausalLM) => tf.tidy(() => Array.from(m.forward(ids, mask).logits!.dataSync()));
+    expect(logits(offloaded)).toEqual(logits(resident));
+    const saved = async (m: CausalLM, name: string) => {
+      await saveModel(m, path.join(tmp, name));
+      return fs.readFileSync(path.join(tmp, name, "model.safetensors"));
+    };
+    expect(await saved(offloaded, "bf16-offloaded")).toEqual(await saved(resident, "bf16-resident"));
+    tf.dispose([ids, mask]);
+    resident.dispose();
+    offloaded.dispose();
+  });
+
+  it("layer weights are tensors only while their layer runs: a training step holds one layer's at a time and leaves none behind", async () => {
+    const config = { ...llama, hidden_size: 64, intermediate_size: 256, num_hidden_layers: 6 };
+    const dir = await randomCheckpoint("memory", config, 7);
+    const resident = await loadPretrained(dir);
+    const allLayers = layerBytes(resident);
+    const oneLayer = allLayers / config.num_hidden_layers;
+    resident.dispose();
+
+    const start = tf.memory();
+    const { lm, retriever } = await loraPair(dir, true, true);
+    // Loaded: the embeddings, the final norm and the head are tensors; the layers are not.
+    const adapterBytes = [lm, retriever].reduce(
+      (s, m) => s + [...m.lora.values()].reduce((t, a) => t + 4 * (a.a.size + a.b.size), 0),
+      0,
+    );
+    const residentBytes = [...lm.params.values()].reduce((s, v) => s + 4 * v.size, 0);
+    expect(layerBytes(lm)).toBe(0);
+    expect(tf.memory().numBytes - start.numBytes).toBe(residentBytes + adapterBytes);
+    const offloadedBytes = [...lm.offloaded.values()].reduce((s, w) => s + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
+    expect(offloadedBytes).toBe(allLayers);
+
+    // One token: the activations are tiny beside a layer's weights, so what is live inside pass 2
+    // shows whether earlier layers' weights are still tensors.
+    const { ids, mask } = batch(1, 1, config.vocab_size);
+    // The models cache their RoPE tables per length: made once here, before the figures are taken.
+    tf.tidy(() => {
+      for (const m of [lm, retriever]) m.forward(ids, mask, { returnLogits: false });
+    });
+    const loaded = tf.memory();
+    let most = 0;
+    const sample = () => {
+      most = Math.max(most, tf.memory().numBytes - loaded.numBytes);
+    };
+    const vars = [...lm.trainableVariables(), ...retriever.trainableVariables()];
+    const { value, grads } = frugalVariableGrads(revelaLikeLoss(lm, retriever, ids, mask, true, sample), vars);
+    expect(Number.isFinite(value.dataSync()[0])).toBe(true);
+    // Inside pass 2 at most one layer piece's weights are tensors, far from every layer's.
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThan(oneLayer + adapterBytes);
+    tf.dispose([value, grads]);
+    // After forward and backward nothing of the layers is left: the tensors of the loaded model only.
+    const after = tf.memory();
+    expect({ tensors: after.numTensors, bytes: after.numBytes }).toEqual({
+      tensors: loaded.numTensors,
+      bytes: loaded.numBytes,
+    });
+    tf.dispose([ids, mask]);
+    retriever.dispose();
+    lm.dispose();
+    expect(tf.memory().numBytes).toBe(start.numBytes);
+  });
+
+  it("an offloaded model is a frozen base: it refuses full training and merging, naming the offloaded weights", async () => {
+    const dir = await randomCheckpoint("frozen", llama, 9);
+    const model = await loadPretrained(dir, { offloadLayers: true });
+    expect([...model.params.values()].every((v) => !v.trainable)).toBe(true);
+    expect(() => model.trainableVariables()).toThrow(
+      /decoder-layer weights are offloaded to JavaScript memory \(frozen, e\.g\. "model\.layers\.0\..*"\); train this model through LoRA adapters/,
+    );
+    enableLora(model, lora, { seed: 1 });
+    expect(model.trainableVariables().length).toBe(2 * 7 * llama.num_hidden_layers);
+    expect(() => mergeLora(model)).toThrow(/offloaded to JavaScript memory .* load it without offloadLayers/);
+    expect(() => CausalLM.fromTensors(model.config, new Map(), { offloadLayers: "yes" as never })).toThrow(
+      /options\.offloadLayers must be true or false/,
+    );
+    model.dispose();
+  });
+});
