@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type ParameterSpec, parameterSpecs } from "../architectures/architecture.js";
 import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
-import { type HostWeight, materialiseHostWeight, toHostWeight } from "./hostWeights.js";
+import { type HostWeight, hostWeightValues, materialiseHostWeight, toHostWeight } from "./hostWeights.js";
 import { type LoraAdapter, projection } from "./projection.js";
 import { namedVariable } from "./variableName.js";
 
@@ -158,6 +158,17 @@ export class CausalLM {
       if (dtype) model.sourceDtypes.set(name, dtype);
     }
     return model;
+  }
+
+  /** The float32 values of an offloaded weight (`offloaded`), as the model computes with them. */
+  offloadedValues(name: string): Float32Array {
+    const host = this.offloaded.get(name);
+    if (!host) {
+      throw new Error(
+        `CausalLM.offloadedValues: "${name}" is not an offloaded weight of this model (${this.offloaded.size} are)`,
+      );
+    }
+    return hostWeightValues(host);
   }
 
   /** Whether another model uses this model's base weights too (see `withFrozenBase`). */

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { hostWeightValues } from "@revela/language-model";
 import { Retriever } from "@revela/retriever";
 
 /**
@@ -46,8 +45,9 @@ export function retrieverIdentity(retriever: Retriever, id?: string): RetrieverI
   ];
   // Decoder layers kept in JavaScript memory (offloadLayers) hash as the float32 values they compute
   // with, so a retriever loaded with or without offloading has one identity.
-  for (const [name, weight] of retriever.backbone.offloaded) {
-    tensors.push([name, { shape: [...weight.shape], dataSync: () => hostWeightValues(weight) }]);
+  const backbone = retriever.backbone;
+  for (const [name, weight] of backbone.offloaded) {
+    tensors.push([name, { shape: [...weight.shape], dataSync: () => backbone.offloadedValues(name) }]);
   }
   for (const [name, adapter] of retriever.backbone.lora) {
     tensors.push([`${name}.lora_A`, adapter.a], [`${name}.lora_B`, adapter.b]);
