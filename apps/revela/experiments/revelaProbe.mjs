@@ -11,7 +11,7 @@ import {
   RevelaTrainer,
   readingGain,
 } from "@revela/trainer";
-import { arg, scratchSetup, documentText as text } from "./scratchSetup.mjs";
+import { arg, readingProbe, scratchSetup, documentText as text } from "./scratchSetup.mjs";
 
 const steps = +arg("steps", 200),
   every = +arg("every", 50);
@@ -29,7 +29,7 @@ const batching = arg("batching", "consecutive");
 if (lmMode === "overlap" && bs % 2 !== 0)
   throw new Error(`revelaProbe --lm-mode overlap: --batch must be even (pairs of windows), got ${bs}`);
 await initBackend({});
-const { ds, docs, seed, tok, lm, retrieverModel, retriever, tokenizers } = await scratchSetup({
+const { ds, docs, seed, tok, lm, retrieverModel, retriever, tokenizers, pinCopy } = await scratchSetup({
   kv: 4,
   retrieverMaxLength: 256,
   pooling: arg("pooling", "eos"),
@@ -67,18 +67,7 @@ async function evalRetriever(step, extra = {}) {
     }),
   );
 }
-const probeBatches = (() => {
-  const b = new ConsecutiveBatcher(chunks, { batchSize: bs, seed: 99 });
-  return Array.from({ length: 6 }, () => b.next());
-})();
-// Mean over the probe batches of each batch's gain; a batch with no same-document pair gains 0.
-function reading() {
-  let gain = 0;
-  for (const batch of probeBatches)
-    if (new Set(batch.chunks.map((c) => c.docId)).size < batch.chunks.length)
-      gain += readingGain(lm, [batch], tokenizers, maxLm, loss).gain;
-  return +(gain / probeBatches.length).toFixed(4);
-}
+const reading = readingProbe({ chunks, lm, tokenizers, maxLm, loss, batchSize: bs, Batcher: ConsecutiveBatcher });
 /**
  * `--lm-mode overlap`: each batch holds B/2 documents, two windows of `window` words from each, the
  * second starting `shift` words after the first — so half of each window is a copy of its partner's
@@ -158,6 +147,7 @@ if (lmSteps > 0) {
         });
   for (let s = 1; s <= lmSteps; s++) {
     const m = await warm.step(batcher.next());
+    pinCopy();
     if (s % 10 === 0) console.error(`lm step ${s} loss ${m.loss.toFixed(3)} ${m.tokensPerSecond | 0} tok/s`);
     if (s % +arg("lm-every", 50) === 0)
       console.log(
@@ -194,6 +184,7 @@ const batcher =
 let acc = { loss: 0, ent: 0, same: 0, n: 0 };
 for (let s = 1; s <= steps; s++) {
   const m = await revela.step(batcher.next());
+  pinCopy();
   acc.loss += m.loss;
   acc.ent += m.weightEntropy;
   acc.same += m.sameDocumentMass;

@@ -4,8 +4,15 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { loadBeirDataset } from "@revela/eval";
-import { CausalLM, initCopyAttention, Tokenizer, VocabularyCompaction } from "@revela/language-model";
+import {
+  CausalLM,
+  initCopyAttention,
+  readCheckpointTensors,
+  Tokenizer,
+  VocabularyCompaction,
+} from "@revela/language-model";
 import { DenseEncoder } from "@revela/retriever";
+import { readingGain } from "@revela/trainer";
 import * as tf from "@tensorflow/tfjs";
 
 /** `--name value` from the command line, else `fallback`. */
@@ -48,8 +55,41 @@ export async function scratchSetup({ kv, retrieverMaxLength, pooling = "eos" }) 
     pad_token_id: tok.padTokenId,
   };
   const lm = CausalLM.create(hf, { seed });
+  // `--lm-init <dir>`: start the LM from a checkpoint pretrainReader.mjs wrote (same data, so the same
+  // compacted vocabulary; every parameter must be there with its shape).
+  const lmInit = arg("lm-init", "");
+  if (lmInit) {
+    const saved = await readCheckpointTensors(lmInit);
+    for (const [name, v] of lm.params) {
+      const t = saved.get(name);
+      if (!t || t.shape.join() !== v.shape.join())
+        throw new Error(
+          `--lm-init ${lmInit}: "${name}" ${t ? `has shape [${t.shape}]` : "is missing"}, the LM needs [${v.shape}]`,
+        );
+      v.assign(tf.tensor(t.data, t.shape));
+    }
+  }
   const copyInit = +arg("copy-init", 0);
-  if (copyInit > 0) initCopyAttention(lm, copyInit);
+  // `--copy-layers 0,1`: which layers start as copiers (default all); `--pin-copy true` keeps their
+  // v_proj/o_proj at the copy values through training (re-assigned after every step by pinCopy()).
+  const copyLayers = arg("copy-layers", "").split(",").filter(Boolean).map(Number);
+  const pinned = [];
+  if (copyInit > 0) {
+    const vo = (l) => [`model.layers.${l}.self_attn.v_proj.weight`, `model.layers.${l}.self_attn.o_proj.weight`];
+    const layers = Array.from({ length: hf.num_hidden_layers }, (_, l) => l);
+    const keep = copyLayers.length ? copyLayers : layers;
+    const before = new Map(layers.flatMap(vo).map((n) => [n, lm.params.get(n).clone()]));
+    initCopyAttention(lm, copyInit);
+    for (const l of layers)
+      for (const n of vo(l)) {
+        if (!keep.includes(l)) lm.params.get(n).assign(before.get(n));
+        else if (arg("pin-copy", "false") === "true") pinned.push([lm.params.get(n), lm.params.get(n).clone()]);
+        before.get(n).dispose();
+      }
+  }
+  const pinCopy = () => {
+    for (const [v, value] of pinned) v.assign(value);
+  };
   // Tied embeddings: scaling them scales the input and the logits; the final norm's gain only the logits.
   for (const [name, flag] of [
     ["model.embed_tokens.weight", "embed-scale"],
@@ -69,5 +109,21 @@ export async function scratchSetup({ kv, retrieverMaxLength, pooling = "eos" }) 
     retrieverTokenize: (t, k, o) => retriever.tokenize(t, k, { ...o, maxLength: 157 }),
     retrieverPadTokenId: tok.padTokenId,
   };
-  return { ds, docs, seed, tok, lm, retrieverModel, retriever, tokenizers };
+  return { ds, docs, seed, tok, lm, retrieverModel, retriever, tokenizers, pinCopy };
+}
+
+/**
+ * The reading gain averaged over 6 fixed batches of consecutive chunks (seed 99); a batch with no
+ * same-document pair gains 0. How much the LM's loss drops when W points at a chunk's own document.
+ */
+export function readingProbe({ chunks, lm, tokenizers, maxLm, loss, batchSize, Batcher }) {
+  const b = new Batcher(chunks, { batchSize, seed: 99 });
+  const batches = Array.from({ length: 6 }, () => b.next());
+  return () => {
+    let gain = 0;
+    for (const batch of batches)
+      if (new Set(batch.chunks.map((c) => c.docId)).size < batch.chunks.length)
+        gain += readingGain(lm, [batch], tokenizers, maxLm, loss).gain;
+    return +(gain / batches.length).toFixed(4);
+  };
 }
