@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { frugalVariableGrads, initBackend } from "@revela/kernels";
+import { frugalVariableGrads, initBackend, resetWasmTensorPeak, wasmTensorBytes } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -269,5 +269,43 @@ describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
       /options\.offloadLayers must be true or false/,
     );
     model.dispose();
+  });
+});
+
+describe("offloadLayers on the wasm heap", () => {
+  beforeAll(async () => {
+    await initBackend({ backend: "wasm" });
+  });
+
+  it("a LoRA training step's peak of tensor buffers is the resident model's less all layers' weights but one", async () => {
+    // Weights dominate: 8 layers of 3.9 MiB each against a few kilobytes of activations (B 1, L 8).
+    const config = { ...llama, hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 8 };
+    const dir = await randomCheckpoint("wasm-peak", config, 11);
+    const { ids, mask } = batch(1, 8, config.vocab_size);
+    const stepPeak = async (offload: boolean) => {
+      const { lm, retriever } = await loraPair(dir, offload, true);
+      const layers = [...lm.params]
+        .filter(([n]) => n.startsWith("model.layers."))
+        .reduce((s, [, v]) => s + 4 * v.size, 0);
+      resetWasmTensorPeak();
+      const before = wasmTensorBytes().live;
+      const vars = [...lm.trainableVariables(), ...retriever.trainableVariables()];
+      const { value, grads } = frugalVariableGrads(revelaLikeLoss(lm, retriever, ids, mask, true), vars);
+      const loss = value.dataSync()[0] as number;
+      tf.dispose([value, grads]);
+      const peak = wasmTensorBytes().peak;
+      retriever.dispose();
+      lm.dispose();
+      // The peak of the whole: what the loaded models hold plus what the step adds.
+      return { loss, peak, before, layers };
+    };
+    const resident = await stepPeak(false);
+    const offloaded = await stepPeak(true);
+    expect(offloaded.loss).toBeCloseTo(resident.loss, 4);
+    const oneLayer = resident.layers / config.num_hidden_layers;
+    expect(resident.before - offloaded.before).toBe(resident.layers);
+    // The step itself may hold one layer piece's weights at a time on top of the resident part.
+    expect(offloaded.peak).toBeLessThan(resident.peak - resident.layers + oneLayer);
+    tf.dispose([ids, mask]);
   });
 });
