@@ -153,7 +153,8 @@ export class CausalLM {
     }
     base.weights.holders++;
     const model = new CausalLM(base.config, params, backbone, base.weights, offloaded);
-    for (const name of params.keys()) {
+    // Offloaded weights too: saveModel writes every weight in its recorded dtype (F32 without one).
+    for (const name of [...params.keys(), ...offloaded.keys()]) {
       const dtype = base.sourceDtypes.get(name);
       if (dtype) model.sourceDtypes.set(name, dtype);
     }

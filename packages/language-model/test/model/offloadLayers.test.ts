@@ -180,7 +180,7 @@ describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
     }
   }
 
-  it("a BF16 checkpoint stays BF16 in JavaScript memory, computes what the resident model computes and saves back bit for bit", async () => {
+  it("a BF16 checkpoint stays BF16 in JavaScript memory, computes what the resident model computes and saves back bit for bit, also from a model on its base (withFrozenBase)", async () => {
     const golden = path.join(import.meta.dirname, "../goldens/tiny-llama-bf16");
     const resident = await loadPretrained(golden);
     const offloaded = await loadPretrained(golden, { offloadLayers: true });
@@ -198,6 +198,10 @@ describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
       return fs.readFileSync(path.join(tmp, name, "model.safetensors"));
     };
     expect(await saved(offloaded, "bf16-offloaded")).toEqual(await saved(resident, "bf16-resident"));
+    // A model on the offloaded base (what saveRetriever saves) keeps every weight's dtype too.
+    const shared = CausalLM.withFrozenBase(offloaded);
+    expect(await saved(shared, "bf16-shared-offloaded")).toEqual(await saved(resident, "bf16-resident"));
+    shared.dispose();
     tf.dispose([ids, mask]);
     resident.dispose();
     offloaded.dispose();
