@@ -423,10 +423,18 @@ export function checkRunMemory(
     .map((i) => `${i.name} ${formatBytes(i.bytes)} (${i.detail})`)
     .join("; ");
   const fits = (s: RunMemoryShape) => estimateRunMemory(config, s).peakBytes <= limitBytes;
-  // A shared base and offloaded layers cost no heap and are always smaller (offloading costs time:
-  // each layer's weights are converted and copied in per use): the other settings are sized on top.
+  // A shared base costs no heap and is always smaller. Offloaded layers are proposed only where they
+  // lower the peak: with recomputation one layer's weights are in the heap at a time, but without it
+  // each taped pass keeps its float32 copy of every layer (more than the resident base), and they
+  // cost time (each layer's weights converted and copied in per use). The other settings are sized
+  // on top of what is proposed.
   const canShare = shape.lora !== null && !shape.sharedBase;
-  const canOffload = shape.lora !== null && !shape.offloadLayers;
+  const sharedShape: RunMemoryShape = canShare ? { ...shape, sharedBase: true } : shape;
+  const canOffload =
+    shape.lora !== null &&
+    !shape.offloadLayers &&
+    estimateRunMemory(config, { ...sharedShape, offloadLayers: true }).peakBytes <
+      estimateRunMemory(config, sharedShape).peakBytes;
   const base: RunMemoryShape = {
     ...shape,
     ...(canShare ? { sharedBase: true } : {}),

@@ -218,7 +218,7 @@ describe("the paper's plan (LoRA r 256, B 16, L 156) and the 4 GiB wasm heap", (
     expect(at(15)).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
   });
 
-  it("without recomputation offloading saves no heap in training: the tape keeps each pass's copy of the layers", () => {
+  it("without recomputation offloading costs heap in training: the tape keeps each pass's float32 copy of every layer", () => {
     const kept = { ...paper("host", true), train: { ...paper("host").train, recompute: false } };
     const estimate = estimateRunMemory(smollm135, kept);
     expect(estimate.trainingStep.find((i) => i.name === "offloaded layers kept by the tape")?.bytes).toBe(
@@ -272,6 +272,33 @@ describe("checkRunMemory", () => {
       tensors: before.numTensors,
       bytes: before.numBytes,
     });
+  });
+
+  it("proposes offloading the layers only where it lowers the peak: not without recomputation, where the tape keeps every layer's copy", () => {
+    const shape = (recompute: boolean) => ({
+      lora: lora(32),
+      sharedBase: true,
+      train: { batch: 4, lmTokens: 156, retrieverTokens: 157, recompute },
+      encode: { batch: 32, tokens: 256 },
+    });
+    const refusal = (recompute: boolean) => {
+      try {
+        checkRunMemory(smollm135, shape(recompute), 2 ** 30, { limitName: "a 1 GiB limit", source: "test" });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "";
+    };
+    const kept = shape(false);
+    // Without recomputation the offloaded run needs more heap than the resident one.
+    expect(estimateRunMemory(smollm135, { ...kept, offloadLayers: true }).peakBytes).toBeGreaterThan(
+      estimateRunMemory(smollm135, kept).peakBytes,
+    );
+    expect(refusal(false)).toMatch(/^test: this run needs an estimated/);
+    expect(refusal(false)).not.toContain("offloadLayers");
+    expect(refusal(true)).toContain(
+      "Keep the frozen decoder layers in JavaScript memory, one layer in the heap at a time (loadPretrained's offloadLayers)",
+    );
   });
 
   it("names the settings that would fit, each checked against the same estimate", () => {
