@@ -48,7 +48,8 @@ export interface ForwardOptions {
    * backward only its input, its attention output and q, k, v, and backward recomputes the rest
    * (norms, projections, LoRA, MLP, attention probabilities) — for smollm2-135m at L 156 2,112
    * instead of 19,004 floats per token and layer, for one more forward of those pieces. Ignored
-   * when LoRA dropout has no seed.
+   * when LoRA dropout has no seed. A model with offloaded layers (`offloadLayers`) refuses to record
+   * gradients without it: the tape would keep every layer's weights as float32 tensors.
    */
   recompute?: boolean;
 }
@@ -533,6 +534,16 @@ export class CausalLM {
       training.dropoutSeed === undefined &&
       [...this.lora.values()].some((l) => l.dropout > 0);
     const recompute = (options.recompute ?? this.recomputeLayers) && !unseededDropout;
+    if (!recompute && this.offloaded.size > 0 && recordingGradients()) {
+      // Without recomputation the tape keeps the float32 copy of every layer's weights that each
+      // pass makes until backward: more heap than the resident model, the opposite of offloading.
+      const fix = unseededDropout
+        ? "LoRA dropout without a seed turns recomputation off (a redrawn mask would differ in backward): pass training.dropoutSeed"
+        : "set the model's recomputeLayers = true (or forward's recompute: true)";
+      throw new Error(
+        `CausalLM: layer ${i}'s weights are offloaded to JavaScript memory and gradients are being recorded without recomputation, so the tape would keep a float32 copy of every layer's weights; ${fix}`,
+      );
+    }
     // Both pieces fetch their weights each time they run — in forward and again when backward
     // recomputes them — so an offloaded layer's weights are tensors only while a piece of it runs.
     const norm = (weight: (name: string) => tf.Tensor | undefined, name: string): tf.Tensor => {

@@ -307,7 +307,7 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
               name: "offloaded layers kept by the tape",
               bytes: 4 * allLayers * F32,
               detail:
-                "without recomputation each of the 4 taped passes keeps its float32 copy of every layer's weights",
+                "without recomputation each of the 4 taped passes would keep its float32 copy of every layer's weights (CausalLM refuses to record gradients so: set recomputeLayers)",
             },
       );
     }

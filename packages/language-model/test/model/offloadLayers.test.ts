@@ -142,18 +142,22 @@ describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
     ["Qwen2 (q/k/v biases, tied head)", qwen],
   ] as const) {
     for (const recompute of [true, false]) {
-      it(`${name}, ${recompute ? "recomputing each layer" : "keeping activations"}: the loss and LoRA gradients of the resident model`, async () => {
+      it(`${name}: the loss and LoRA gradients of the resident model ${recompute ? "recomputing each layer" : "keeping activations"}`, async () => {
         const dir = await randomCheckpoint(`${config.model_type}-${recompute}`, config, 3);
         const { ids, mask } = batch(2, 7, config.vocab_size);
         const run = async (offload: boolean) => {
-          const { lm, retriever } = await loraPair(dir, offload, recompute);
+          // An offloaded model records gradients only with recomputation (see the refusal below).
+          const { lm, retriever } = await loraPair(dir, offload, offload || recompute);
           expect(lm.offloaded.size > 0).toBe(offload);
           const vars = [...lm.trainableVariables(), ...retriever.trainableVariables()];
           // The two models' adapters have the same module names: tell them apart.
           const names = vars.map(
             (v, i) => `${i < lm.lora.size * 2 ? "lm" : "retriever"}/${v.name.replace(/#\d+$/, "")}`,
           );
-          const { value, grads } = frugalVariableGrads(revelaLikeLoss(lm, retriever, ids, mask, recompute), vars);
+          const { value, grads } = frugalVariableGrads(
+            revelaLikeLoss(lm, retriever, ids, mask, offload || recompute),
+            vars,
+          );
           const loss = value.dataSync()[0] as number;
           const byName = new Map(vars.map((v, i) => [names[i] as string, grads[v.name]!.dataSync().slice()]));
           tf.dispose([value, grads]);
@@ -257,6 +261,32 @@ describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
     retriever.dispose();
     lm.dispose();
     expect(tf.memory().numBytes).toBe(start.numBytes);
+  });
+
+  it("an offloaded model refuses to record gradients without recomputation, naming the layer and what to set; inference needs none", async () => {
+    const dir = await randomCheckpoint("no-recompute", llama, 13);
+    const { lm, retriever } = await loraPair(dir, true, false);
+    const { ids, mask } = batch(2, 5, llama.vocab_size);
+    const vars = [...lm.trainableVariables(), ...retriever.trainableVariables()];
+    // Without a tape nothing is kept: no recomputation needed (this also caches the RoPE tables).
+    const logits = tf.tidy(() => Array.from(lm.forward(ids, mask, { recompute: false }).logits!.dataSync()));
+    expect(logits.every(Number.isFinite)).toBe(true);
+    const before = tf.memory().numTensors;
+    expect(() => frugalVariableGrads(revelaLikeLoss(lm, retriever, ids, mask, false), vars)).toThrow(
+      /layer 0's weights are offloaded to JavaScript memory and gradients are being recorded without recomputation.*set the model's recomputeLayers = true/,
+    );
+    // Recomputation asked for, but LoRA dropout without a seed would turn it off.
+    const unseeded = () =>
+      tf.add(
+        lm.forward(ids, mask, { computeLoss: true, recompute: true, training: {} }).loss as tf.Scalar,
+        0,
+      ) as tf.Scalar;
+    expect(() => frugalVariableGrads(unseeded, vars)).toThrow(/layer 0's weights .*pass training\.dropoutSeed/);
+    // Refused before any layer weight became a tensor.
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ids, mask]);
+    retriever.dispose();
+    lm.dispose();
   });
 
   it("an offloaded model is a frozen base: it refuses full training and merging, naming the offloaded weights", async () => {
