@@ -167,18 +167,14 @@ describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
         };
         const resident = await run(false);
         const offloaded = await run(true);
-        expect(offloaded.loss).toBeCloseTo(resident.loss, 5);
+        // Exactly equal: the offloaded weights become the same float32 values the resident model holds,
+        // and both run the same ops in the same order (recomputation reruns the identical forward
+        // pieces, and backward sums the same gradients), so nothing differs down to the bit.
+        expect(offloaded.loss).toBe(resident.loss);
         expect([...offloaded.byName.keys()].sort()).toEqual([...resident.byName.keys()].sort());
         // Both LoRA models' adapters: the LM's (through pass 1 and pass 2) and the retriever's.
         expect(offloaded.byName.size).toBe(2 * 2 * 7 * config.num_hidden_layers);
-        for (const [n, ref] of resident.byName) {
-          const mine = offloaded.byName.get(n) as Float32Array;
-          const scale = Math.max(1e-6, ...Array.from(ref, Math.abs));
-          let worst = 0;
-          for (let i = 0; i < ref.length; i++)
-            worst = Math.max(worst, Math.abs((mine[i] as number) - (ref[i] as number)));
-          expect(worst / scale, n).toBeLessThan(1e-5);
-        }
+        for (const [n, ref] of resident.byName) expect(offloaded.byName.get(n), n).toEqual(ref);
         tf.dispose([ids, mask]);
       });
     }
