@@ -328,7 +328,16 @@ export class CausalLM {
         return t;
       },
       release: () => {
-        for (const t of made.values()) t.dispose();
+        for (const [name, t] of made) {
+          // The piece owns what it made; one already disposed was taken by a tf.tidy inside the
+          // piece, and the cache would have handed it out disposed to a later use.
+          if (t.isDisposed) {
+            throw new Error(
+              `CausalLM: offloaded weight "${name}" was disposed before its layer piece ended (fetched inside a tf.tidy?)`,
+            );
+          }
+          t.dispose();
+        }
         made.clear();
       },
     };
@@ -355,9 +364,12 @@ export class CausalLM {
       training?.dropoutSeed === undefined ? training : { dropoutSeed: training.dropoutSeed + stringHash(module) };
     // A tidy per projection: the base product, the LoRA path and their sum are [N, out] each, and
     // only the sum is needed afterwards (a tape keeps what backward reads on its own).
+    // Weight and bias fetched outside the tidy: an offloaded one is made on fetch and belongs to the
+    // layer piece (released by it); made inside, the tidy would dispose it while the piece held it.
     const w = weight(`${module}.weight`);
     if (!w) throw new Error(`CausalLM: parameter "${module}.weight" is missing (model disposed?)`);
-    return tf.tidy(() => projection(x, w, weight(`${module}.bias`), this.lora.get(module), moduleTraining));
+    const bias = weight(`${module}.bias`);
+    return tf.tidy(() => projection(x, w, bias, this.lora.get(module), moduleTraining));
   }
 
   /**
