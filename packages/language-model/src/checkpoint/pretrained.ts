@@ -43,6 +43,12 @@ export interface LoadOptions {
  */
 export async function loadPretrained(dir: string, options: LoadOptions = {}): Promise<CausalLM> {
   if (typeof dir !== "string" || !dir) throw new Error("loadPretrained: dir must be a directory path");
+  const offloadLayers = options.offloadLayers ?? false;
+  if (typeof offloadLayers !== "boolean") {
+    throw new Error(
+      `loadPretrained: options.offloadLayers must be true or false, got ${JSON.stringify(offloadLayers)}`,
+    );
+  }
   const configFile = path.join(dir, CONFIG_FILE);
   const config = parseModelConfig(readJson(configFile), configFile);
   const backbone = options.backbone ?? false;
@@ -55,7 +61,7 @@ export async function loadPretrained(dir: string, options: LoadOptions = {}): Pr
   const model = CausalLM.fromTensors(config, tensors, {
     backbone,
     source: dir,
-    ...(options.offloadLayers === undefined ? {} : { offloadLayers: options.offloadLayers }),
+    offloadLayers,
   });
   if (options.adapter) await loadLoraAdapter(model, options.adapter);
   return model;

@@ -303,6 +303,10 @@ describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
     expect(() => CausalLM.fromTensors(model.config, new Map(), { offloadLayers: "yes" as never })).toThrow(
       /options\.offloadLayers must be true or false/,
     );
+    // Refused by loadPretrained under its own name, before anything is read.
+    await expect(loadPretrained(dir, { offloadLayers: 1 as never })).rejects.toThrow(
+      /^loadPretrained: options\.offloadLayers must be true or false, got 1$/,
+    );
     model.dispose();
   });
 });
