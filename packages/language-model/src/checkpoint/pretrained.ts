@@ -6,8 +6,17 @@ import { enableLora, linearModules, moduleFromPeftName, moduleWeightShape, peftT
 import { isLoraTarget, type LoraConfig, parseLoraConfig, toPeftConfig } from "../lora/loraConfig.js";
 import { CausalLM, checkParameterShapes } from "../model/causalLM.js";
 import { hostWeightValues } from "../model/hostWeights.js";
-import { readCheckpointHeaders, readCheckpointTensors, writeCheckpointTensors } from "../safetensors/checkpoint.js";
-import { readSafetensorsHeader, readSafetensorsWithHeader } from "../safetensors/readSafetensors.js";
+import {
+  type CheckpointHeaders,
+  readCheckpointHeaders,
+  readCheckpointTensors,
+  writeCheckpointTensors,
+} from "../safetensors/checkpoint.js";
+import {
+  readSafetensorsHeader,
+  readSafetensorsRawWithHeader,
+  readSafetensorsWithHeader,
+} from "../safetensors/readSafetensors.js";
 import { writeSafetensors } from "../safetensors/writeSafetensors.js";
 
 export const CONFIG_FILE = "config.json";
@@ -57,7 +66,7 @@ export async function loadPretrained(dir: string, options: LoadOptions = {}): Pr
   const headers = await readCheckpointHeaders(dir);
   const shapes = new Map([...headers.tensors].map(([name, { info }]) => [name, { shape: info.shape }]));
   checkParameterShapes(config, shapes, { backbone, source: dir });
-  const tensors = await readCheckpointTensors(dir);
+  const tensors = offloadLayers ? await readOffloadable(headers) : await readCheckpointTensors(dir);
   const model = CausalLM.fromTensors(config, tensors, {
     backbone,
     source: dir,
@@ -65,6 +74,34 @@ export async function loadPretrained(dir: string, options: LoadOptions = {}): Pr
   });
   if (options.adapter) await loadLoraAdapter(model, options.adapter);
   return model;
+}
+
+/**
+ * A checkpoint's tensors for a model with offloaded layers: F16/BF16 decoder-layer weights as their
+ * stored 16-bit patterns, read straight into the arrays the model keeps (2 bytes a parameter, no
+ * float32 copy); everything else as float32, as the resident weights need it. The load's peak is
+ * then the offloaded layers as stored plus the resident weights' float32, instead of the whole
+ * checkpoint's float32 plus a 16-bit copy of the layers.
+ */
+async function readOffloadable(
+  headers: CheckpointHeaders,
+): Promise<Map<string, { shape: number[]; data: Float32Array | Uint16Array; dtype: "F32" | "F16" | "BF16" }>> {
+  const out = new Map<string, { shape: number[]; data: Float32Array | Uint16Array; dtype: "F32" | "F16" | "BF16" }>();
+  for (const file of headers.files) {
+    const header = await readSafetensorsHeader(file);
+    const half: string[] = [];
+    const rest: string[] = [];
+    for (const [name, info] of header.tensors) {
+      const isHalf = info.dtype === "F16" || info.dtype === "BF16";
+      (isHalf && name.startsWith("model.layers.") ? half : rest).push(name);
+    }
+    for (const [name, t] of await readSafetensorsRawWithHeader(header, half)) {
+      const bits = new Uint16Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength / 2);
+      out.set(name, { shape: t.shape, data: bits, dtype: t.dtype as "F16" | "BF16" });
+    }
+    for (const [name, t] of await readSafetensorsWithHeader(header, rest)) out.set(name, t);
+  }
+  return out;
 }
 
 export interface SaveOptions {

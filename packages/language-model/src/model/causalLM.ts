@@ -18,7 +18,14 @@ import * as tf from "@tensorflow/tfjs";
 import { type ParameterSpec, parameterSpecs } from "../architectures/architecture.js";
 import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
-import { type HostWeight, hostWeightValues, materialiseHostWeight, toHostWeight } from "./hostWeights.js";
+import { decodeHalf } from "../safetensors/dtypes.js";
+import {
+  type HostWeight,
+  hostWeightFromBits,
+  hostWeightValues,
+  materialiseHostWeight,
+  toHostWeight,
+} from "./hostWeights.js";
 import { type LoraAdapter, projection } from "./projection.js";
 import { namedVariable } from "./variableName.js";
 
@@ -211,10 +218,12 @@ export class CausalLM {
    * checkpoint dtype) and enter the backend one layer at a time — for LoRA on a backbone whose
    * float32 weights would not fit the wasm heap beside a training step. Every weight of such a model
    * is frozen (trainable false); train it through LoRA adapters (`enableLora`, `loadLoraAdapter`).
+   * A tensor's `data` is its float32 values, or (with `dtype` F16/BF16) its stored 16-bit patterns:
+   * offloaded weights keep those as they are, so loading never makes their float32 copy.
    */
   static fromTensors(
     config: ModelConfig,
-    tensors: Map<string, { shape: number[]; data: Float32Array; dtype?: "F32" | "F16" | "BF16" }>,
+    tensors: Map<string, { shape: number[]; data: Float32Array | Uint16Array; dtype?: "F32" | "F16" | "BF16" }>,
     options: { backbone?: boolean; source?: string; offloadLayers?: boolean } = {},
   ): CausalLM {
     const source = options.source ?? "checkpoint";
@@ -225,9 +234,19 @@ export class CausalLM {
       );
     }
     const specs = checkParameterShapes(config, tensors, options);
+    // Float32 values, decoded from 16-bit patterns where a tensor holds those.
+    const valuesOf = (name: string): Float32Array => {
+      const t = tensors.get(name)!;
+      if (t.data instanceof Float32Array) return t.data;
+      if (t.data instanceof Uint16Array && (t.dtype === "F16" || t.dtype === "BF16"))
+        return decodeHalf(t.dtype, t.data);
+      throw new Error(
+        `CausalLM.fromTensors: tensors.get("${name}").data must be a Float32Array, or a Uint16Array with dtype F16 or BF16 (got ${t.data?.constructor?.name ?? typeof t.data}, dtype ${JSON.stringify(t.dtype)})`,
+      );
+    };
     if (config.tieWordEmbeddings && tensors.has("lm_head.weight") && !options.backbone) {
-      const head = tensors.get("lm_head.weight")!.data;
-      const embed = tensors.get("model.embed_tokens.weight")!.data;
+      const head = valuesOf("lm_head.weight");
+      const embed = valuesOf("model.embed_tokens.weight");
       if (head.length !== embed.length || head.some((v, i) => v !== embed[i])) {
         throw new Error(
           `${source}: tie_word_embeddings is true but "lm_head.weight" differs from "model.embed_tokens.weight"`,
@@ -240,11 +259,17 @@ export class CausalLM {
     for (const spec of specs) {
       const t = tensors.get(spec.name)!;
       if (offload && spec.name.startsWith("model.layers.")) {
-        offloaded.set(spec.name, toHostWeight(spec.name, t.data, spec.shape, t.dtype ?? "F32"));
+        offloaded.set(
+          spec.name,
+          t.data instanceof Uint16Array && (t.dtype === "F16" || t.dtype === "BF16")
+            ? hostWeightFromBits(spec.name, t.data, spec.shape, t.dtype)
+            : toHostWeight(spec.name, valuesOf(spec.name), spec.shape, t.dtype ?? "F32"),
+        );
       } else {
+        const values = valuesOf(spec.name);
         params.set(
           spec.name,
-          namedVariable(() => tf.tensor(t.data, spec.shape, "float32"), spec.name, !offload),
+          namedVariable(() => tf.tensor(values, spec.shape, "float32"), spec.name, !offload),
         );
       }
       if (t.dtype) model.sourceDtypes.set(spec.name, t.dtype);

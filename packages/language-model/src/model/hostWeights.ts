@@ -39,6 +39,28 @@ export function toHostWeight(
   return { dtype, shape: [...shape], data: bits };
 }
 
+/**
+ * A host weight from a checkpoint's stored 16-bit patterns (F16/BF16), kept as they are: no float32
+ * copy of the weight is ever made, so loading needs 2 bytes a parameter.
+ */
+export function hostWeightFromBits(
+  name: string,
+  bits: Uint16Array,
+  shape: readonly number[],
+  dtype: "F16" | "BF16",
+): HostWeight {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (!(bits instanceof Uint16Array) || bits.length !== size) {
+    throw new Error(
+      `hostWeightFromBits: "${name}" must be a Uint16Array of ${size} values for shape [${shape.join(", ")}], got ${bits instanceof Uint16Array ? bits.length : typeof bits}`,
+    );
+  }
+  if (dtype !== "F16" && dtype !== "BF16") {
+    throw new Error(`hostWeightFromBits: "${name}" has dtype ${JSON.stringify(dtype)}; expected F16 or BF16`);
+  }
+  return { dtype, shape: [...shape], data: bits };
+}
+
 /** The float32 values of a host weight (a new array for F16/BF16, the stored one for F32). */
 export function hostWeightValues(weight: HostWeight): Float32Array {
   if (weight.dtype === "F32") return weight.data as Float32Array;

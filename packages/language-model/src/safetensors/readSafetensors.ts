@@ -168,6 +168,36 @@ export async function readSafetensorsWithHeader(
 }
 
 /**
+ * Reads the stored bytes of tensors of an already-parsed header, whatever their dtype, in file order
+ * through one file handle: a loader that keeps F16/BF16 weights as 16-bit patterns reads them
+ * without a float32 copy.
+ */
+export async function readSafetensorsRawWithHeader(
+  header: SafetensorsHeader,
+  names?: readonly string[],
+): Promise<Map<string, SafetensorsRawTensor>> {
+  requireLittleEndianHost();
+  const wantedSet = new Set(requireNames(header, names));
+  const fh = await openFile(header.file);
+  try {
+    const { size } = await fh.stat();
+    if (size !== header.fileSize) {
+      throw new SafetensorsError(header.file, `file is now ${size} bytes, its header was read at ${header.fileSize}`);
+    }
+    const out = new Map<string, SafetensorsRawTensor>();
+    for (const [name, info] of header.tensors) {
+      if (!wantedSet.has(name)) continue;
+      const bytes = new Uint8Array(info.byteLength);
+      await readExactly(fh, header.file, bytes, info.byteOffset, `tensor ${JSON.stringify(name)}`);
+      out.set(name, { dtype: info.dtype, shape: [...info.shape], bytes });
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Reads the F32/F16/BF16 tensors of a safetensors file into Float32Arrays, in file order. Any other
  * dtype among the requested tensors is an error naming it (pass `names` to skip it).
  */

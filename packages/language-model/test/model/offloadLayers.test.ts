@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { frugalVariableGrads, initBackend, resetWasmTensorPeak, wasmTensorBytes } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -206,6 +208,39 @@ describe("offloadLayers: frozen decoder layers in JavaScript memory", () => {
     tf.dispose([ids, mask]);
     resident.dispose();
     offloaded.dispose();
+  });
+
+  it("loading a BF16 checkpoint with offloadLayers makes no float32 copy of the layers: the load's JavaScript peak is about the BF16 layers", async () => {
+    // Layers of 7.9 M parameters (31.5 MB as float32, 15.7 MB as BF16) against a 60-token vocabulary.
+    const config = { ...llama, hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 8 };
+    const dir = path.join(tmp, "bf16-load-peak");
+    const source = CausalLM.create(config, { seed: 17 });
+    for (const spec of source.parameterSpecs()) source.sourceDtypes.set(spec.name, "BF16");
+    await saveModel(source, dir);
+    source.dispose();
+
+    // The garbage of making the checkpoint (the source model's float32 arrays) collected first: a
+    // collection during the load would otherwise lower the figure below what the load holds.
+    v8.setFlagsFromString("--expose-gc");
+    (vm.runInNewContext("gc") as () => void)();
+    // Sampled whenever the event loop turns, i.e. between the loader's reads.
+    const start = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    let sampling = true;
+    const sample = () => {
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - start);
+      if (sampling) setImmediate(sample);
+    };
+    sample();
+    const model = await loadPretrained(dir, { offloadLayers: true });
+    sampling = false;
+    const layersBf16 = [...model.offloaded.values()].reduce((s, w) => s + hostWeightBytes(w), 0);
+    // Per layer: q, o 256²; k, v 128 × 256; gate, up, down 256 × 1024; two norms of 256.
+    expect(layersBf16).toBe(2 * 8 * (2 * 256 * 256 + 2 * 128 * 256 + 3 * 256 * 1024 + 2 * 256));
+    // Reading the whole checkpoint as float32 first held twice this before the BF16 copy was made.
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(1.25 * layersBf16);
+    model.dispose();
   });
 
   it("layer weights are tensors only while their layer runs: a training step holds one layer's at a time and leaves none behind", async () => {
