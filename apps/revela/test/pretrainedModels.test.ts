@@ -6,7 +6,7 @@ import { CausalLM, RunMemoryError, saveModel } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveAppConfig } from "../src/pipeline/appConfig.js";
-import { buildModels, llama3TokenizerDir } from "../src/pipeline/models.js";
+import { buildModels, llama3TokenizerDir, offloadedBytesPerParameter } from "../src/pipeline/models.js";
 
 /**
  * `revela train --model <dir>` with LoRA: the retriever shares the LM's frozen base (one copy of the
@@ -70,6 +70,43 @@ describe("pretrained models in the app", () => {
     models.lm.dispose();
     retriever.dispose();
     expect(tf.memory().numBytes).toBe(start);
+  });
+
+  it("sizes offloaded layers by the dtypes the checkpoint's headers record, not config.json's torch_dtype", async () => {
+    const shape = {
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      vocab_size: 40,
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      max_position_embeddings: 32,
+    };
+    const save = async (name: string, dtype: "F32" | "BF16", torchDtype: string | null) => {
+      const dir = path.join(tmp, name);
+      const model = CausalLM.create(shape, { seed: 1 });
+      for (const spec of model.parameterSpecs()) model.sourceDtypes.set(spec.name, dtype);
+      await saveModel(model, dir);
+      model.dispose();
+      // saveModel writes no torch_dtype; one that disagrees with the files must not count.
+      if (torchDtype !== null) {
+        const file = path.join(dir, "config.json");
+        fs.writeFileSync(
+          file,
+          JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), torch_dtype: torchDtype }),
+        );
+      }
+      return dir;
+    };
+    expect(await offloadedBytesPerParameter(await save("bf16-no-torch-dtype", "BF16", null))).toBe(2);
+    expect(await offloadedBytesPerParameter(await save("f32-said-bfloat16", "F32", "bfloat16"))).toBe(4);
+    // No checkpoint to read: the estimate's default applies, and loadPretrained names what is missing.
+    expect(await offloadedBytesPerParameter(path.join(tmp, "nowhere"))).toBeNull();
+    await expect(offloadedBytesPerParameter("")).rejects.toThrow(
+      /offloadedBytesPerParameter: dir must be a directory path/,
+    );
   });
 
   it("refuses a model that cannot fit the wasm heap before loading it, naming the figure, the limit and what to change", async () => {

@@ -13,6 +13,7 @@ import {
   loadPretrained,
   parseLoraConfig,
   parseModelConfig,
+  readCheckpointHeaders,
   type TextTokenizer,
   Tokenizer,
   VocabularyCompaction,
@@ -85,7 +86,7 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     return model;
   };
   if (m.dir) {
-    checkPretrainedMemory(config, m.dir, loraConfig);
+    await checkPretrainedMemory(config, m.dir, loraConfig);
     const tokenizer = await Tokenizer.fromDir(m.dir);
     // With LoRA the base is frozen: its decoder layers stay in JavaScript memory (BF16 as the
     // checkpoint stores them) and enter the wasm heap one layer at a time.
@@ -147,7 +148,7 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
  * Refuses, before anything is loaded, a pretrained run whose estimated peak exceeds what the backend
  * can hold (the 4 GiB wasm heap, else the machine's memory), naming the settings that would fit.
  */
-function checkPretrainedMemory(config: AppConfig, dir: string, lora: LoraConfig | null): void {
+async function checkPretrainedMemory(config: AppConfig, dir: string, lora: LoraConfig | null): Promise<void> {
   const file = path.join(dir, "config.json");
   if (!fs.existsSync(file)) return; // loadPretrained names the missing file
   const wasm = (getBackendReport()?.backend ?? "wasm") === "wasm";
@@ -158,13 +159,14 @@ function checkPretrainedMemory(config: AppConfig, dir: string, lora: LoraConfig 
     return; // loadPretrained names a malformed file
   }
   const t = config.train;
+  const bytesPerParameter = lora !== null ? await offloadedBytesPerParameter(dir) : null;
   checkRunMemory(
     parseModelConfig(raw, file),
     {
       lora,
       sharedBase: lora !== null,
       offloadLayers: lora !== null,
-      offloadedBytesPerParameter: offloadedBytesPerParameter(dir),
+      ...(bytesPerParameter === null ? {} : { offloadedBytesPerParameter: bytesPerParameter }),
       extraRetrievers: config.baseline.contrastive ? 1 : 0,
       train: {
         batch: t.batchSize,
@@ -190,15 +192,26 @@ function checkPretrainedMemory(config: AppConfig, dir: string, lora: LoraConfig 
   );
 }
 
-/** 2 when the checkpoint stores its weights as BF16/F16 (offloaded weights keep that dtype), else 4. */
-function offloadedBytesPerParameter(dir: string): 2 | 4 {
-  try {
-    const file = path.join(dir, "config.json");
-    const dtype = (JSON.parse(fs.readFileSync(file, "utf8")) as { torch_dtype?: unknown }).torch_dtype;
-    return dtype === "bfloat16" || dtype === "float16" ? 2 : 4;
-  } catch {
-    return 4;
+/**
+ * Bytes a decoder-layer parameter takes once offloaded, from the dtypes the checkpoint's headers
+ * record (offloaded weights keep them): 2 when every layer weight is F16/BF16, else 4. Not from
+ * config.json's torch_dtype, which saveModel does not write and which need not match the files.
+ * null when the headers cannot be read (loadPretrained then names what is wrong): the estimate's
+ * default applies.
+ */
+export async function offloadedBytesPerParameter(dir: string): Promise<2 | 4 | null> {
+  if (typeof dir !== "string" || !dir) {
+    throw new Error(`offloadedBytesPerParameter: dir must be a directory path, got ${JSON.stringify(dir)}`);
   }
+  let headers: Awaited<ReturnType<typeof readCheckpointHeaders>>;
+  try {
+    headers = await readCheckpointHeaders(dir);
+  } catch {
+    return null;
+  }
+  const layers = [...headers.tensors].filter(([name]) => name.startsWith("model.layers."));
+  if (!layers.length) return null;
+  return layers.every(([, { info }]) => info.dtype === "F16" || info.dtype === "BF16") ? 2 : 4;
 }
 
 /**

@@ -23,7 +23,7 @@ export interface RunMemoryShape {
    */
   offloadLayers?: boolean;
   /** Bytes an offloaded parameter takes in JavaScript memory: 2 for BF16/F16 checkpoints (default), 4 for F32. */
-  offloadedBytesPerParameter?: number;
+  offloadedBytesPerParameter?: 2 | 4;
   /** Retriever backbones besides the Revela retriever held at the same time (e.g. a baseline). Default 0. */
   extraRetrievers?: number;
   /** The training step, or null for encoding only. */

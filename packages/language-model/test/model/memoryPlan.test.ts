@@ -227,9 +227,9 @@ describe("the paper's plan (LoRA r 256, B 16, L 156) and the 4 GiB wasm heap", (
     expect(() => estimateRunMemory(smollm135, { ...paper("host", true), lora: null })).toThrow(
       /shape\.offloadLayers needs shape\.lora/,
     );
-    expect(() => estimateRunMemory(smollm135, { ...paper("host", true), offloadedBytesPerParameter: 3 })).toThrow(
-      /shape\.offloadedBytesPerParameter must be 2 \(BF16\/F16\) or 4 \(F32\), got 3/,
-    );
+    expect(() =>
+      estimateRunMemory(smollm135, { ...paper("host", true), offloadedBytesPerParameter: 3 as never }),
+    ).toThrow(/shape\.offloadedBytesPerParameter must be 2 \(BF16\/F16\) or 4 \(F32\), got 3/);
   });
 });
 
