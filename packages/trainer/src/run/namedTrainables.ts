@@ -17,6 +17,12 @@ export function namedTrainables(prefix: string, model: CausalLM): NamedVariables
       out[`${prefix}/${module}.lora_B`] = adapter.b;
     }
   } else {
+    if (model.offloaded instanceof Map && model.offloaded.size) {
+      // Its resident weights alone would train while the decoder layers silently stayed as loaded.
+      throw new Error(
+        `namedTrainables: model (for "${prefix}") keeps ${model.offloaded.size} frozen decoder-layer weights in JavaScript memory (offloadLayers, e.g. "${model.offloaded.keys().next().value}"); train it through LoRA adapters (enableLora), or load it without offloadLayers to train every weight`,
+      );
+    }
     for (const [name, v] of model.params) out[`${prefix}/${name}`] = v;
   }
   return out;
