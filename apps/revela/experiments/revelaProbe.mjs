@@ -18,6 +18,8 @@ const steps = +arg("steps", 200),
 const lmSteps = +arg("lm-steps", 0),
   lmMode = arg("lm-mode", "plain"),
   lmLr = +arg("lm-lr", 1e-3),
+  // The LM's lr in the Revela phase (default: the warm-up's --lm-lr).
+  revelaLmLr = +arg("revela-lm-lr", lmLr),
   rLr = +arg("retriever-lr", 1e-4);
 const bs = +arg("batch", 16),
   maxLm = +arg("max-lm", 128),
@@ -26,6 +28,10 @@ const freezeLm = arg("freeze-lm", "false") === "true";
 const windowWords = +arg("window", 80),
   shiftWords = +arg("shift", Math.floor(windowWords / 2));
 const batching = arg("batching", "consecutive");
+// plain: next-token warm-up; inbatch: Revela's two passes with W on same-document chunks (retriever
+// frozen); overlap: the same on pairs of overlapping windows (below).
+if (!["plain", "inbatch", "overlap"].includes(lmMode))
+  throw new Error(`revelaProbe --lm-mode: "plain", "inbatch" or "overlap", got ${JSON.stringify(lmMode)}`);
 if (lmMode === "overlap" && bs % 2 !== 0)
   throw new Error(`revelaProbe --lm-mode overlap: --batch must be even (pairs of windows), got ${bs}`);
 await initBackend({});
@@ -171,7 +177,7 @@ const revela = new RevelaTrainer({
   seed,
   maxLmTokens: maxLm,
   retrieverLr: rLr,
-  lmLr,
+  lmLr: revelaLmLr,
   weightDecay: 0.01,
   maxGradNorm: 1,
   freezeLm,
