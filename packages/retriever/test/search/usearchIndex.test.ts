@@ -31,7 +31,13 @@ describe("UsearchIndex", () => {
     const ids = Array.from({ length: n }, (_, i) => `p${i}`);
     // Settings chosen so that building 100k stays around 10 s on 2 cores (see the README).
     const ann = new UsearchIndex(d, { connectivity: 12, expansionAdd: 48, expansionSearch: 96 });
-    ann.add(ids, corpus);
+    // Added 10k at a time with a turn of the event loop between: one synchronous 100k build blocks the
+    // worker long enough on a loaded machine (108 s seen) for vitest's RPC to time out.
+    const slice = 10_000;
+    for (let i = 0; i < n; i += slice) {
+      ann.add(ids.slice(i, i + slice), { data: corpus.data.subarray(i * d, (i + slice) * d), shape: [slice, d] });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const exact = new ExactIndex(d);
     exact.add(ids, corpus);
     const truth = await exact.search(queries, 10);
