@@ -62,7 +62,7 @@ describe("model.lmInit", () => {
     const embed = models.lm.params.get("model.embed_tokens.weight")!;
     expect(embed.shape).toEqual([21761, 128]);
     // Pretrained, not an init: the HF init draws std 0.02, training moved the embeddings well past it.
-    const values = embed.dataSync();
+    const values = embed.dataSync() as Float32Array;
     const rms = Math.sqrt(values.reduce((a, v) => a + v * v, 0) / values.length);
     expect(rms).toBeGreaterThan(0.03);
     models.lm.dispose();
