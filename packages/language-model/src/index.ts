@@ -51,7 +51,14 @@ export {
 } from "./model/causalLM.js";
 export { initCopyAttention } from "./model/copyAttentionInit.js";
 export { type GenerateOptions, greedyGenerate } from "./model/generate.js";
-export { type HostWeight, hostWeightBytes, hostWeightValues } from "./model/hostWeights.js";
+export {
+  canKeepInJsMemory,
+  type HostWeight,
+  hostWeightBytes,
+  hostWeightValues,
+  isInJsMemory,
+  moveToJsMemory,
+} from "./model/hostWeights.js";
 export {
   activationFloatsPerTokenLayer,
   checkRunMemory,

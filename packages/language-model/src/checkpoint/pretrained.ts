@@ -200,6 +200,8 @@ export async function loadLoraAdapter(model: CausalLM, dir: string): Promise<Lor
     const target = parsed.which === "A" ? adapter.a : adapter.b;
     tf.tidy(() => target.assign(tf.tensor(t.data, target.shape as [number, number])));
   }
+  // assign put the loaded values into the heap; a model with offloaded layers keeps them outside.
+  model.moveAdaptersToJsMemory();
   return config;
 }
 

@@ -48,6 +48,8 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
     });
   });
   for (const p of model.params.values()) p.trainable = false;
+  // A model with offloaded layers keeps its adapters in JavaScript memory between uses (wasm).
+  model.moveAdaptersToJsMemory();
   return targets;
 }
 

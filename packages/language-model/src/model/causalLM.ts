@@ -20,10 +20,13 @@ import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { decodeHalf } from "../safetensors/dtypes.js";
 import {
+  canKeepInJsMemory,
   type HostWeight,
   hostWeightFromBits,
   hostWeightValues,
+  isInJsMemory,
   materialiseHostWeight,
+  moveToJsMemory,
   toHostWeight,
 } from "./hostWeights.js";
 import { type LoraAdapter, projection } from "./projection.js";
@@ -178,6 +181,52 @@ export class CausalLM {
       );
     }
     return hostWeightValues(host);
+  }
+
+  /**
+   * Whether this model keeps its LoRA adapters in JavaScript memory between uses: a model with
+   * offloaded layers (`offloadLayers`) on the wasm backend. Each layer piece's adapters enter the
+   * heap when the piece reads them (forward, and backward's recomputation and gradient) and leave it
+   * when the piece ends or the next one starts, so the heap holds one or two layers' adapters rather
+   * than all of them (0.58 GiB for both models of smollm2-135m at r 256). They stay tf.Variables:
+   * training, saving and loading see no difference, and the values are moved, never changed.
+   */
+  get adaptersInJsMemory(): boolean {
+    return this.keepAdaptersInJsMemory && this.offloaded.size > 0 && this.lora.size > 0 && canKeepInJsMemory();
+  }
+
+  /**
+   * Whether a model with offloaded layers keeps its adapters in JavaScript memory (see
+   * `adaptersInJsMemory`; default true). False leaves them in the heap, as before issue 15 (for
+   * comparisons); adapters already moved out come back as kernels read them.
+   */
+  keepAdaptersInJsMemory = true;
+
+  /**
+   * Moves every LoRA adapter of this model that is in the heap to JavaScript memory, when the model
+   * keeps them there (`adaptersInJsMemory`); returns how many moved. Layer pieces call it as they
+   * start and end; `enableLora` and `loadLoraAdapter` after making the adapters; an optimizer that
+   * assigned new values may call it too.
+   */
+  moveAdaptersToJsMemory(): number {
+    if (!this.adaptersInJsMemory) return 0;
+    let moved = 0;
+    for (const [module, adapter] of this.lora) {
+      for (const v of [adapter.a, adapter.b]) {
+        if (v.isDisposed) {
+          throw new Error(`CausalLM.moveAdaptersToJsMemory: the LoRA adapter of "${module}" has been disposed`);
+        }
+        if (moveToJsMemory(v)) moved++;
+      }
+    }
+    return moved;
+  }
+
+  /** How many LoRA adapter matrices of this model are in JavaScript memory now (see adaptersInJsMemory). */
+  adaptersOutsideHeap(): number {
+    let n = 0;
+    for (const adapter of this.lora.values()) for (const v of [adapter.a, adapter.b]) if (isInJsMemory(v)) n++;
+    return n;
   }
 
   /** Whether another model uses this model's base weights too (see `withFrozenBase`). */
@@ -371,10 +420,15 @@ export class CausalLM {
   /** Runs one piece of a decoder layer with its weights (see layerWeights), releasing them after. */
   private withLayerWeights<T>(fn: (weight: (name: string) => tf.Tensor | undefined) => T): T {
     const weights = this.layerWeights();
+    // Adapters kept in JavaScript memory: those of the layer whose backward just ended (its gradient
+    // read them into the heap after its recomputed piece had ended) leave now, this piece's enter as
+    // its kernels read them and leave when it ends.
+    this.moveAdaptersToJsMemory();
     try {
       return fn(weights.get);
     } finally {
       weights.release();
+      this.moveAdaptersToJsMemory();
     }
   }
 

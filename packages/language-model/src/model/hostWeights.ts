@@ -78,3 +78,66 @@ export function materialiseHostWeight(weight: HostWeight): tf.Tensor {
 export function hostWeightBytes(weight: HostWeight): number {
   return weight.data.byteLength;
 }
+
+/*
+ * Trained tensors kept in JavaScript memory between uses. LoRA adapters train, so unlike the frozen
+ * layer weights above they must stay tf.Variables (the optimizer, the gradient tape, checkpoints
+ * and saving all address them as such). tfjs lets a tensor's data live in any registered backend
+ * and moves it into the active one when a kernel reads it (its DataStorage calls engine.moveData):
+ * a variable whose data sits in the cpu backend — plain JavaScript typed arrays — costs the wasm
+ * heap nothing until a kernel reads it, and moving it back out makes it cost nothing again. Moving
+ * copies the float32 values as they are, so everything computed from it is bit for bit the same.
+ */
+
+interface EngineDataInternals {
+  state: { tensorInfo: { get(dataId: object): { backend: tf.KernelBackend } | undefined } };
+  backend: tf.KernelBackend;
+  backendName: string;
+  findBackend(name: string): tf.KernelBackend | null;
+  moveData(backend: tf.KernelBackend, dataId: object): void;
+}
+
+function engineData(): EngineDataInternals {
+  return tf.engine() as unknown as EngineDataInternals;
+}
+
+/**
+ * Whether tensors can be kept in JavaScript memory between uses: only the wasm backend has a heap
+ * to spare (4 GiB at most), and its tensors move to and from tfjs's cpu backend.
+ */
+export function canKeepInJsMemory(): boolean {
+  const engine = engineData();
+  return engine.backendName === "wasm" && engine.findBackend("cpu") !== null;
+}
+
+/** Whether `t`'s data is in JavaScript memory (the cpu backend) while another backend is active. */
+export function isInJsMemory(t: tf.Tensor): boolean {
+  if (!(t instanceof tf.Tensor) || t.isDisposed) {
+    throw new Error(
+      `isInJsMemory: expected a live tf.Tensor, got ${t instanceof tf.Tensor ? "a disposed tensor" : typeof t}`,
+    );
+  }
+  const engine = engineData();
+  const info = engine.state.tensorInfo.get(t.dataId);
+  return info !== undefined && info.backend !== engine.backend && info.backend === engine.findBackend("cpu");
+}
+
+/**
+ * Moves `t`'s data out of the active backend's memory into JavaScript memory (the cpu backend),
+ * where it stays until a kernel reads it; returns whether it moved (false where it already was, or
+ * where the active backend is not wasm: see canKeepInJsMemory). The tensor stays the same object,
+ * with the same values; every tensor sharing its data moves with it.
+ */
+export function moveToJsMemory(t: tf.Tensor): boolean {
+  if (!(t instanceof tf.Tensor) || t.isDisposed) {
+    throw new Error(
+      `moveToJsMemory: expected a live tf.Tensor, got ${t instanceof tf.Tensor ? "a disposed tensor" : typeof t}`,
+    );
+  }
+  if (!canKeepInJsMemory()) return false;
+  const engine = engineData();
+  const info = engine.state.tensorInfo.get(t.dataId);
+  if (!info || info.backend !== engine.backend) return false;
+  engine.moveData(engine.findBackend("cpu") as tf.KernelBackend, t.dataId);
+  return true;
+}

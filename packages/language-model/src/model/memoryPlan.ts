@@ -203,7 +203,7 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
   const trainLm = shape.train?.trainLm ?? true;
   const lmAdapters = lora ? loraParameters(config, lora, false) : 0;
   const retrieverAdapters = lora ? loraParameters(config, lora, true) : 0;
-  if (lora) {
+  if (lora && !offload) {
     held.push({
       name: "LoRA adapters",
       bytes: (lmAdapters + retrievers * retrieverAdapters) * F32,
@@ -214,6 +214,15 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     ? (lora ? retrieverAdapters : backboneBase) + (trainLm ? (lora ? lmAdapters : lmBase) : 0)
     : 0;
   const host: RunMemoryItem[] = [];
+  if (lora && offload) {
+    // CausalLM.adaptersInJsMemory: a model with offloaded layers keeps its adapters (still
+    // tf.Variables) in tfjs's cpu backend between uses; a layer piece brings its own into the heap.
+    host.push({
+      name: "LoRA adapters",
+      bytes: (lmAdapters + retrievers * retrieverAdapters) * F32,
+      detail: `r ${lora.r}, ${lmAdapters.toLocaleString("en-US")} parameters per model, float32 in JavaScript memory between uses (one or two layers' in the heap while they run)`,
+    });
+  }
   if (offload) {
     host.push({
       name: "offloaded base weights",
@@ -265,17 +274,28 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
       bytes: layers * batch * lmTokens * queryFloats * F32,
       detail: `q/√d of pass 2 kept per layer by the in-batch term's gradient`,
     });
-    // Measured, not attributed. A Revela step of the smollm2-135m shape (LoRA r 256, B 8, L 156;
-    // wasmTensorBytes().peak) held 84 MiB more than the items above with 2 layers and 97 MiB more
-    // with 4: about 0.375·d floats a token and layer beyond the in-batch queries, and 40 % more than
-    // a layer in flight as counted. The 30-layer run at B 16 (which the estimate without these let
-    // through) ran out of the heap in pass 2's head with 3.84 GiB of tensors live: at least 0.8·d a
-    // token and layer. The larger is used.
+    // Found by tagging every allocation of a measured step (smollm2-135m shape, r 256, B 16, 2 and 4
+    // layers; issue 15): what each layer adds beyond the recomputed activations is, besides q/√d,
+    // two grouped copies of pass 2's queries that the in-batch term saves for its gradient —
+    // [B, Hkv, g·L, D] and its transpose [Hkv, B, g·L, D] (g = heads per key/value head) — 11 MiB a
+    // layer at B 16 × L 156 for smollm2-135m.
+    const groupedQueryBytes = layers * 2 * batch * lmTokens * queryFloats * F32;
+    trainingStep.push({
+      name: "in-batch term grouped queries",
+      bytes: groupedQueryBytes,
+      detail:
+        "pass 2's queries grouped by key/value head, and that transposed, kept per layer by the in-batch term's gradient",
+    });
+    // The rest of what measured steps held: the 30-layer run at B 16 (which the estimate without it
+    // let through) ran out of the heap in pass 2's head with 3.84 GiB of tensors live, at least
+    // 0.8·d floats a token and layer beyond the items then counted, which included neither grouped
+    // copy. The grouped copies are part of that 0.8·d; what is left of it stays unattributed.
     const allTokens = 2 * batch * lmTokens + batch * (retrieverTokens + queryTokens);
+    const measuredBeyond = UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER * config.hiddenSize * layers * allTokens * F32;
     trainingStep.push({
       name: "unattributed (measured)",
-      bytes: Math.round(UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER * config.hiddenSize * layers * allTokens * F32),
-      detail: `${UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER}·d floats a token and layer that a measured step held beyond the items counted`,
+      bytes: Math.round(Math.max(0, measuredBeyond - groupedQueryBytes)),
+      detail: `what a measured step held beyond the items counted: ${UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER}·d floats a token and layer, less the in-batch term's grouped queries`,
     });
     // The layer in flight: its full activations and their gradients (in backward, the recomputed layer).
     const widest = Math.max(batch * retrieverTokens, batch * lmTokens);
@@ -311,6 +331,15 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
             },
       );
     }
+    if (lora && offload) {
+      // The running piece's layer and the layer whose backward just ended (its gradient reads its
+      // adapters back in after its piece ended; the next piece moves them out), of the larger model.
+      trainingStep.push({
+        name: "LoRA adapters in the heap",
+        bytes: (2 * lmAdapters * F32) / layers,
+        detail: "two layers' adapters: the running layer piece's and the layer whose backward just ended",
+      });
+    }
     trainingStep.push({
       name: "matMul workspace",
       bytes: (2 * Math.max(largestMatrix(config, false), slice * config.hiddenSize) + slice * config.hiddenSize) * F32,
@@ -325,6 +354,7 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     const lmGrads = trainLm ? (lora ? lmAdapters : lmBase) : 0;
     const forwardEnd = sum(trainingStep);
     const afterPass2 = forwardEnd - passFloats * F32 + (lmGrads + 2 * kv * layers * batch * lmTokens) * F32;
+    // With adapters in JavaScript memory they come back into the heap only a layer or two at a time.
     const afterAll = trained * F32;
     const beyond = Math.max(0, afterPass2 - forwardEnd, afterAll - forwardEnd);
     trainingStep.push({
@@ -351,6 +381,13 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
         bytes: layerWeightBytes,
         detail: "one decoder layer's frozen weights as float32 tensors while it runs",
       });
+      if (lora) {
+        encoding.push({
+          name: "LoRA adapters in the heap",
+          bytes: (retrieverAdapters * F32) / layers,
+          detail: "the running layer's adapters (the others are in JavaScript memory)",
+        });
+      }
     }
     encoding.push({
       name: "matMul workspace",
@@ -444,7 +481,7 @@ export function checkRunMemory(
     ...(canShare ? ["share one frozen base between the LM and the retriever (CausalLM.withFrozenBase)"] : []),
     ...(canOffload
       ? [
-          "keep the frozen decoder layers in JavaScript memory, one layer in the heap at a time (loadPretrained's offloadLayers)",
+          "keep the frozen decoder layers and the LoRA adapters in JavaScript memory, one layer in the heap at a time (loadPretrained's offloadLayers)",
         ]
       : []),
   ];

@@ -10,9 +10,12 @@ import {
   CausalLM,
   enableLora,
   hostWeightBytes,
+  isInJsMemory,
+  loadLoraAdapter,
   loadPretrained,
   mergeLora,
   parseLoraConfig,
+  saveLoraAdapter,
   saveModel,
 } from "../../src/index.js";
 
@@ -363,7 +366,10 @@ describe("offloadLayers on the wasm heap", () => {
         .reduce((s, [, v]) => s + 4 * v.size, 0);
       resetWasmTensorPeak();
       const before = wasmTensorBytes().live;
+      // An offloaded model keeps its adapters in JavaScript memory too (those perturbAdapters did
+      // not just assign anew): counted apart, so that the comparison is of the layer weights.
       const vars = [...lm.trainableVariables(), ...retriever.trainableVariables()];
+      const adaptersOutside = vars.filter((v) => isInJsMemory(v)).reduce((s, v) => s + 4 * v.size, 0);
       const { value, grads } = frugalVariableGrads(revelaLikeLoss(lm, retriever, ids, mask, true), vars);
       const loss = value.dataSync()[0] as number;
       tf.dispose([value, grads]);
@@ -371,15 +377,94 @@ describe("offloadLayers on the wasm heap", () => {
       retriever.dispose();
       lm.dispose();
       // The peak of the whole: what the loaded models hold plus what the step adds.
-      return { loss, peak, before, layers };
+      return { loss, peak, before, layers, adaptersOutside };
     };
     const resident = await stepPeak(false);
     const offloaded = await stepPeak(true);
     expect(offloaded.loss).toBeCloseTo(resident.loss, 4);
     const oneLayer = resident.layers / config.num_hidden_layers;
-    expect(resident.before - offloaded.before).toBe(resident.layers);
+    expect(resident.adaptersOutside).toBe(0);
+    expect(resident.before - offloaded.before).toBe(resident.layers + offloaded.adaptersOutside);
     // The step itself may hold one layer piece's weights at a time on top of the resident part.
     expect(offloaded.peak).toBeLessThan(resident.peak - resident.layers + oneLayer);
     tf.dispose([ids, mask]);
+  });
+
+  it("an offloaded model's LoRA adapters live in JavaScript memory between uses: a step holds at most two layers' of them, with the loss and gradients of adapters kept in the heap bit for bit", async () => {
+    // Adapters dominate: r 64 on 8 layers of d 256 is 1.4 MiB a layer and model, 23 MiB in all,
+    // against a few hundred kilobytes of activations (B 1, L 8).
+    const config = { ...llama, hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 8 };
+    const wide = parseLoraConfig({ ...lora, r: 64, lora_alpha: 16, target_modules: lora.targetModules }, "test");
+    const dir = await randomCheckpoint("wasm-adapters", config, 12);
+    const { ids, mask } = batch(1, 8, config.vocab_size);
+    const stepOf = async (inJsMemory: boolean) => {
+      const heapBefore = wasmTensorBytes().live;
+      const lm = await loadPretrained(dir, { offloadLayers: true });
+      lm.recomputeLayers = true;
+      lm.keepAdaptersInJsMemory = inJsMemory;
+      enableLora(lm, wide, { seed: 4 });
+      perturbAdapters(lm, 100);
+      const retriever = CausalLM.withFrozenBase(lm, { backbone: true });
+      retriever.keepAdaptersInJsMemory = inJsMemory;
+      enableLora(retriever, wide, { seed: 6 });
+      perturbAdapters(retriever, 200);
+      // perturbAdapters assigned new B values in the heap: the first layer piece would move them out.
+      for (const m of [lm, retriever]) m.moveAdaptersToJsMemory();
+      const adapterBytes = [lm, retriever].reduce(
+        (s, m) => s + [...m.lora.values()].reduce((t, a) => t + 4 * (a.a.size + a.b.size), 0),
+        0,
+      );
+      resetWasmTensorPeak();
+      const before = wasmTensorBytes().live;
+      const vars = [...lm.trainableVariables(), ...retriever.trainableVariables()];
+      const { value, grads } = frugalVariableGrads(revelaLikeLoss(lm, retriever, ids, mask, true), vars);
+      const peak = wasmTensorBytes().peak;
+      const loss = value.dataSync()[0] as number;
+      const gradients = vars.map((v) => (grads[v.name] as tf.Tensor).dataSync().slice());
+      tf.dispose([value, grads]);
+      // Every adapter but those of the last layer whose backward ran (layer 0 of each model) is out.
+      const outside = lm.adaptersOutsideHeap() + retriever.adaptersOutsideHeap();
+      const values = vars.map((v) => v.dataSync().slice());
+      retriever.dispose();
+      lm.dispose();
+      return { loss, gradients, values, peak, before: before - heapBefore, adapterBytes, outside, count: vars.length };
+    };
+    const inHeap = await stepOf(false);
+    const inJs = await stepOf(true);
+    expect(inHeap.outside).toBe(0);
+    // 2 models × 7 modules × 2 matrices per layer; those of layer 0 may stay in until the next piece.
+    expect(inJs.outside).toBeGreaterThanOrEqual(inJs.count - 2 * 7 * 2);
+    expect(inJs.loss).toBe(inHeap.loss);
+    for (const [i, g] of inJs.gradients.entries()) expect(g, `gradient ${i}`).toEqual(inHeap.gradients[i]);
+    for (const [i, v] of inJs.values.entries()) expect(v, `adapter ${i}`).toEqual(inHeap.values[i]);
+    // Loaded, the heap holds none of them; in the step, at most two layers' of each model.
+    expect(inHeap.before - inJs.before).toBe(inJs.adapterBytes);
+    const layerAdapters = inJs.adapterBytes / 2 / config.num_hidden_layers;
+    expect(inJs.peak).toBeLessThanOrEqual(inHeap.peak - inJs.adapterBytes + 2 * 2 * layerAdapters);
+    tf.dispose([ids, mask]);
+  });
+
+  it("adapters kept in JavaScript memory save and load bit for bit, and loaded adapters go to JavaScript memory", async () => {
+    const config = { ...llama, num_hidden_layers: 2 };
+    const dir = await randomCheckpoint("wasm-adapter-save", config, 13);
+    const lm = await loadPretrained(dir, { offloadLayers: true });
+    enableLora(lm, lora, { seed: 4 });
+    perturbAdapters(lm, 300);
+    // perturbAdapters assigned new B values in the heap; the next layer piece (or this) moves them out.
+    expect(lm.moveAdaptersToJsMemory()).toBe(lm.lora.size);
+    expect(lm.adaptersOutsideHeap()).toBe(2 * lm.lora.size);
+    const adapterDir = path.join(tmp, "wasm-adapter-save-lora");
+    await saveLoraAdapter(lm, adapterDir, lora);
+    const again = await loadPretrained(dir, { offloadLayers: true });
+    await loadLoraAdapter(again, adapterDir);
+    expect(again.adaptersOutsideHeap()).toBe(2 * again.lora.size);
+    for (const [module, a] of lm.lora) {
+      const b = again.lora.get(module)!;
+      expect(isInJsMemory(b.a) && isInJsMemory(b.b)).toBe(true);
+      expect(b.a.dataSync()).toEqual(a.a.dataSync());
+      expect(b.b.dataSync()).toEqual(a.b.dataSync());
+    }
+    again.dispose();
+    lm.dispose();
   });
 });

@@ -361,6 +361,7 @@ function updateOnDevice(
   c: UpdateCoefficients,
 ): void {
   const { m, v } = moments;
+  const home = backendOf(param);
   tf.tidy(() => {
     const g32 = g.dtype === "float32" ? g : tf.cast(g, "float32");
     const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g32, 1 - c.beta1));
@@ -369,7 +370,7 @@ function updateOnDevice(
     const denom = tf.add(tf.div(tf.sqrt(v1), c.bias2Sqrt), c.eps);
     m.assign(m1);
     v.assign(v1);
-    param.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), c.stepSize)));
+    assignWhereItWas(param, home, () => tf.sub(decayed, tf.mul(tf.div(m1, denom), c.stepSize)));
   });
 }
 
@@ -413,5 +414,29 @@ function updateOnHost(
     const denom = f(f(f(Math.sqrt(v1)) / bias2Sqrt) + eps);
     out[i] = decayed - f(f(m1 / denom) * stepSize);
   }
-  tf.tidy(() => param.assign(tf.tensor(out, param.shape, "float32")));
+  assignWhereItWas(param, backendOf(param), () => tf.tensor(out, param.shape, "float32"));
+}
+
+/** The backend holding `t`'s data now (read before any kernel reads it: that moves it into the active one). */
+function backendOf(t: tf.Tensor): tf.KernelBackend | undefined {
+  return (tf.engine() as unknown as EngineDataInternals).state.tensorInfo.get(t.dataId)?.backend;
+}
+
+interface EngineDataInternals {
+  state: { tensorInfo: { get(dataId: object): { backend: tf.KernelBackend } | undefined } };
+  backend: tf.KernelBackend;
+  moveData(backend: tf.KernelBackend, dataId: object): void;
+}
+
+/**
+ * Assigns `value()` to `param`, leaving the new value in the backend that held the old one. A
+ * parameter kept in JavaScript memory between uses (tfjs's cpu backend while wasm computes: the
+ * LoRA adapters of a model with offloaded layers, see @revela/language-model's
+ * `CausalLM.adaptersInJsMemory`) would otherwise come back into the wasm heap with every update.
+ */
+function assignWhereItWas(param: tf.Variable, home: tf.KernelBackend | undefined, value: () => tf.Tensor): void {
+  const engine = tf.engine() as unknown as EngineDataInternals;
+  // assign() references its argument: inside the tidy, the new value outlives it as the variable's.
+  tf.tidy(() => param.assign(value()));
+  if (home !== undefined && home !== engine.backend) engine.moveData(home, param.dataId);
 }

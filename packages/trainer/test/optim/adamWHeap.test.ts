@@ -1,4 +1,5 @@
-import { initBackend, occupyWasmHeap, WasmHeapExhaustedError } from "@revela/kernels";
+import { initBackend, occupyWasmHeap, WasmHeapExhaustedError, wasmTensorBytes } from "@revela/kernels";
+import { isInJsMemory, moveToJsMemory } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SeededRandom } from "../../src/data/seededRandom.js";
@@ -72,5 +73,35 @@ describe("AdamW on a full wasm heap", () => {
     });
     onHost.dispose();
     tf.dispose([...params, ...Object.values(grads)]);
+  });
+
+  it("leaves a parameter kept in JavaScript memory there after each update (moments on the host or the device), bit for bit as one in the heap", () => {
+    // LoRA adapters of a model with offloaded layers live in tfjs's cpu backend between uses
+    // (@revela/language-model's CausalLM.adaptersInJsMemory); an update must not bring them back.
+    for (const state of ["host", "device"] as const) {
+      const reference = setup();
+      const inHeap = new AdamW(reference.params, { lr: 1e-2, weightDecay: 0.1, state });
+      inHeap.step(reference.grads);
+      inHeap.step(reference.grads);
+      const expected = reference.params.map((p) => (p.dataSync() as Float32Array).slice());
+      inHeap.dispose();
+      tf.dispose([...reference.params, ...Object.values(reference.grads)]);
+
+      const { params, grads } = setup();
+      for (const p of params) expect(moveToJsMemory(p)).toBe(true);
+      const optimizer = new AdamW(params, { lr: 1e-2, weightDecay: 0.1, state });
+      const live = wasmTensorBytes().live;
+      optimizer.step(grads);
+      optimizer.step(grads);
+      for (const [i, p] of params.entries()) {
+        expect(isInJsMemory(p), `${state}: parameter ${i} in JavaScript memory`).toBe(true);
+        const got = Buffer.from((p.dataSync() as Float32Array).buffer);
+        expect(got.equals(Buffer.from((expected[i] as Float32Array).buffer)), `${state}: parameter ${i}`).toBe(true);
+      }
+      // Nothing of the 2 MiB of parameters came back into the heap.
+      expect(wasmTensorBytes().live).toBe(live);
+      optimizer.dispose();
+      tf.dispose([...params, ...Object.values(grads)]);
+    }
   });
 });
