@@ -2,10 +2,12 @@
 // logging the reading gain as it goes and saving the LM (safetensors, F32) at every log: does a small
 // LM trained long enough on a CPU start to read related chunks? `--lm-init <out>` resumes (weights only);
 // `revela train --lm-init <out>` starts the app's LM from it (same model shape flags).
+// `--mode inbatch` trains with Revela's two passes instead, W spread over each chunk's other chunks of
+// the same document (retriever untouched, dual loss): the LM is paid for reading related chunks.
 
 import { initBackend } from "@revela/kernels";
 import { writeCheckpointTensors } from "@revela/language-model";
-import { ConsecutiveBatcher, chunkDocument, LanguageModelTrainer, LrSchedule } from "@revela/trainer";
+import { ConsecutiveBatcher, chunkDocument, LanguageModelTrainer, LrSchedule, RevelaTrainer } from "@revela/trainer";
 import { arg, readingProbe, scratchSetup, documentText as text } from "./scratchSetup.mjs";
 
 const steps = +arg("steps", 1500),
@@ -13,29 +15,54 @@ const steps = +arg("steps", 1500),
   lr = +arg("lr", 3e-3),
   bs = +arg("batch", 16),
   maxLm = +arg("max-lm", 128),
-  out = arg("out", "");
+  out = arg("out", ""),
+  mode = arg("mode", "plain");
+if (!["plain", "inbatch"].includes(mode))
+  throw new Error(`pretrainReader --mode: "plain" or "inbatch", got ${JSON.stringify(mode)}`);
 if (!out) throw new Error("pretrainReader: --out <dir> is required (the LM is saved there at every log)");
 await initBackend({});
-const { docs, seed, tok, compaction, lm, tokenizers } = await scratchSetup({ kv: 4, retrieverMaxLength: 256 });
+const { docs, seed, tok, compaction, lm, tokenizers, retriever, retrieverModel } = await scratchSetup({
+  kv: 4,
+  retrieverMaxLength: 256,
+});
 const chunks = docs.flatMap((d) => chunkDocument({ id: d.id, text: text(d) }, { maxWords: 120 }));
 const loss = { temperature: 0.02, implementation: "streaming", topK: 2, valueNorm: true, dualLoss: false };
 const reading = readingProbe({ chunks, lm, tokenizers, maxLm, loss, batchSize: bs, Batcher: ConsecutiveBatcher });
-const trainer = new LanguageModelTrainer({
-  lm,
-  encode: (t) => tok.encode(t),
-  eosTokenId: tok.eosTokenId,
-  padTokenId: tok.padTokenId,
-  maxTokens: maxLm,
-  lr,
-  weightDecay: 0.01,
-  maxGradNorm: 1,
-  schedule: new LrSchedule({
-    kind: "cosine",
-    warmup: "linear",
-    warmupSteps: Math.min(50, steps - 1),
-    totalSteps: steps,
-  }),
+const schedule = new LrSchedule({
+  kind: "cosine",
+  warmup: "linear",
+  warmupSteps: Math.min(50, steps - 1),
+  totalSteps: steps,
 });
+const trainer =
+  mode === "plain"
+    ? new LanguageModelTrainer({
+        lm,
+        encode: (t) => tok.encode(t),
+        eosTokenId: tok.eosTokenId,
+        padTokenId: tok.padTokenId,
+        maxTokens: maxLm,
+        lr,
+        weightDecay: 0.01,
+        maxGradNorm: 1,
+        schedule,
+      })
+    : new RevelaTrainer({
+        retriever,
+        retrieverModel,
+        lm,
+        tokenizers,
+        loss: { ...loss, dualLoss: true },
+        seed,
+        maxLmTokens: maxLm,
+        retrieverLr: 0,
+        lmLr: lr,
+        weightDecay: 0.01,
+        maxGradNorm: 1,
+        freezeLm: false,
+        schedule,
+        weightsFrom: "sameDocument",
+      });
 // The vocabulary goes with the weights: `revela train --lm-init <out>` tokenizes with it.
 await compaction.save(out);
 const batcher = new ConsecutiveBatcher(chunks, { batchSize: bs, seed: seed + 17 });
