@@ -5,7 +5,6 @@ import {
   headCrossEntropy,
   IGNORE_INDEX,
   mergeHeads,
-  recomputeInBackward,
   residualAdd,
   rmsNorm,
   ropeTables,
@@ -30,6 +29,7 @@ import {
   toHostWeight,
 } from "./hostWeights.js";
 import { type LoraAdapter, projection } from "./projection.js";
+import { recomputeFrugally } from "./recompute.js";
 import { namedVariable } from "./variableName.js";
 
 /**
@@ -674,7 +674,7 @@ export class CausalLM {
     // Each piece in its own tidy: without a tape (encoding) only one piece's intermediates exist at
     // a time — RoPE, head splits and the MLP make several copies of each activation.
     const [k, v, q] = tf.tidy(() =>
-      recompute ? recomputeInBackward(attentionInputs, [input], this.layerVariables(i)) : attentionInputs(input),
+      recompute ? recomputeFrugally(attentionInputs, [input], this.layerVariables(i)) : attentionInputs(input),
     ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D | undefined];
     if (keyValuesOnly || !q) return { k, v };
     const merged = tf.tidy(() => {
@@ -691,12 +691,12 @@ export class CausalLM {
       return mergeHeads(att);
     });
     const [x] = tf.tidy(() =>
-      recompute ? recomputeInBackward(rest, [input, merged], this.layerVariables(i)) : rest(input, merged),
+      recompute ? recomputeFrugally(rest, [input, merged], this.layerVariables(i)) : rest(input, merged),
     );
     return { x: x as tf.Tensor, k, v };
   }
 
-  /** Every weight and adapter of decoder layer i (recomputeInBackward keeps the trainable ones). */
+  /** Every weight and adapter of decoder layer i (recomputeFrugally keeps the trainable ones). */
   private layerVariables(i: number): tf.Variable[] {
     const prefix = `model.layers.${i}.`;
     const vars = [...this.params].filter(([name]) => name.startsWith(prefix)).map(([, v]) => v);
@@ -766,6 +766,15 @@ function nextTokenTargets(labels: tf.Tensor): Int32Array {
 }
 
 /**
+ * Vocabulary rows per slice of the LM head's loss (headCrossEntropy). Its backward holds about six
+ * [N, slice] tensors at once (the slice's logits, their exponent, softmax − onehot and the products):
+ * measured 465 MiB at B 16 × L 156 with 8,192 rows, the largest item of a smollm2-135m step's peak
+ * once the recomputed layers' backward was made frugal (issue 15); 4,096 halves it for the same
+ * arithmetic in twice as many slices.
+ */
+export const HEAD_SLICE_ROWS = 4096;
+
+/**
  * The next-token loss from the final hidden rows [B·L, d] without computing logits the loss does
  * not read: only rows whose target is a real token (not −100, not a row's last position) go
  * through the head [V, d].
@@ -786,6 +795,7 @@ function headLoss(last: tf.Tensor, head: tf.Tensor, labels: tf.Tensor): tf.Scala
         rows.map((r) => targets[r] as number),
         "int32",
       ),
+      { sliceSize: HEAD_SLICE_ROWS },
     );
   });
 }

@@ -2,6 +2,7 @@ import { formatBytes } from "@revela/kernels";
 import { parameterSpecs } from "../architectures/architecture.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { isLoraTarget, type LoraConfig } from "../lora/loraConfig.js";
+import { HEAD_SLICE_ROWS } from "./causalLM.js";
 
 /**
  * What a Revela run holds in memory, computed from the config alone (nothing is loaded or
@@ -79,10 +80,18 @@ const HEAP_OVERHEAD = 0.1;
 const UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER = 0.8;
 /** A layer in flight as measured, relative to its activations and gradients as counted. */
 const IN_FLIGHT_MEASURED = 1.4;
+/**
+ * The same for a recomputed layer, whose backward is frugal (CausalLM's recomputeFrugally): 320 MiB
+ * measured against 362 MiB counted for the MLP piece of a smollm2-135m layer at B 16 × L 156, r 256
+ * (issue 15; 617 MiB while tfjs's engine.gradients ran the piece's backward).
+ */
+const IN_FLIGHT_RECOMPUTED_MEASURED = 0.9;
 /** CausalLM's default inferenceRowsPerPass. */
 const ENCODE_ROWS = 2048;
-/** headCrossEntropy's default slice of the vocabulary. */
-const HEAD_SLICE = 8192;
+/** The LM head's loss slices of the vocabulary (CausalLM's HEAD_SLICE_ROWS). */
+const HEAD_SLICE = HEAD_SLICE_ROWS;
+/** [N, slice] tensors the head's loss holds at once in backward (measured: logits, exp, softmax − onehot, products). */
+const HEAD_SLICE_COPIES = 6;
 
 function sum(items: RunMemoryItem[]): number {
   return items.reduce((s, i) => s + i.bytes, 0);
@@ -300,17 +309,19 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     // The layer in flight: its full activations and their gradients (in backward, the recomputed layer).
     const widest = Math.max(batch * retrieverTokens, batch * lmTokens);
     const context = Math.max(retrieverTokens, lmTokens);
-    const layerBytes = IN_FLIGHT_MEASURED * 2 * widest * activationFloatsPerTokenLayer(config, lora, context) * F32;
-    // The loss goes through the head one vocabulary slice at a time (headCrossEntropy): a slice's
-    // logits and their gradient, the slice of the head and its transposed and packed copies. The head
-    // runs after the last layer and its gradient before the top layer's backward: never at the same
-    // time as a layer in flight, so only the larger of the two adds to the peak.
+    const inFlight = recompute ? IN_FLIGHT_RECOMPUTED_MEASURED : IN_FLIGHT_MEASURED;
+    const layerBytes = inFlight * 2 * widest * activationFloatsPerTokenLayer(config, lora, context) * F32;
+    // The loss goes through the head one vocabulary slice at a time (headCrossEntropy): in backward
+    // a slice's logits, their exponent, softmax − onehot and products (measured: 6 [N, slice] tensors
+    // at once, 465 MiB at B 16 × L 156 with 8,192 rows). The head runs after the last layer and its
+    // gradient before the top layer's backward: never at the same time as a layer in flight, so only
+    // the larger of the two adds to the peak.
     const slice = Math.min(config.vocabSize, HEAD_SLICE);
-    const headBytes = 2 * batch * lmTokens * slice * F32;
+    const headBytes = HEAD_SLICE_COPIES * batch * lmTokens * slice * F32;
     trainingStep.push({
       name: "one layer in flight or the LM head",
       bytes: Math.max(layerBytes, headBytes),
-      detail: `the larger of a layer's activations and gradients at ${widest} tokens (${formatBytes(layerBytes)}) and one head slice's logits [${batch * lmTokens}, ${slice}] and their gradient (${formatBytes(headBytes)}; ${config.vocabSize}-token vocabulary)`,
+      detail: `the larger of a layer's activations and gradients at ${widest} tokens (${formatBytes(layerBytes)}) and the head's backward over a slice, ${HEAD_SLICE_COPIES} × [${batch * lmTokens}, ${slice}] (${formatBytes(headBytes)}; ${config.vocabSize}-token vocabulary)`,
     });
     if (offload) {
       // With recomputation a layer piece's weights exist only while it runs (forward, or its

@@ -1,0 +1,81 @@
+import { frugalVariableGrads } from "@revela/kernels";
+import * as tf from "@tensorflow/tfjs";
+
+interface EngineTape {
+  state: { activeTape: unknown };
+}
+
+/**
+ * Activation checkpointing for one piece of a decoder layer, as @revela/kernels'
+ * `recomputeInBackward` — `fn(...inputs)` runs without keeping its intermediates, only `inputs` are
+ * kept, and backward runs `fn` again to get the gradients for the inputs and for the trainable
+ * `variables` — with the recomputed piece's own backward run by `frugalVariableGrads` instead of
+ * tfjs's `engine.gradients`. Why: `engine.gradients` keeps every intermediate of the recomputed
+ * piece and every gradient it computes until the piece's backward ends; for the MLP piece of a
+ * smollm2-135m layer at B 16 × L 156 with LoRA r 256 and dropout that was 617 MiB, the largest
+ * single item of a training step's peak after the activations (issue 15). Frugal backward frees
+ * each node's saved tensors once its gradient has run and each gradient once passed on.
+ *
+ * `fn` must compute the same values when run again (a dropout inside it needs a seed). Frozen
+ * weights it reads need not be listed: they get no gradient. Works under frugalVariableGrads and
+ * tf.variableGrads (backward runs outside their tapes, so the nested tape is allowed).
+ */
+export function recomputeFrugally(
+  fn: (...inputs: tf.Tensor[]) => tf.Tensor[],
+  inputs: tf.Tensor[],
+  variables: tf.Variable[] = [],
+): tf.Tensor[] {
+  const op = "recomputeFrugally";
+  if (typeof fn !== "function") throw new Error(`${op}: fn must be a function returning tensors`);
+  if (!Array.isArray(inputs) || inputs.length === 0 || inputs.some((t) => !(t instanceof tf.Tensor))) {
+    throw new Error(`${op}: inputs must be a non-empty array of tensors`);
+  }
+  if (!Array.isArray(variables) || variables.some((v) => !(v instanceof tf.Variable))) {
+    throw new Error(`${op}: variables must be an array of tf.Variable`);
+  }
+  const trained = variables.filter((v) => v.trainable);
+  const n = inputs.length;
+  let shapes: number[][] = [];
+  const flatten = (outputs: tf.Tensor[]): tf.Tensor =>
+    outputs.length === 1 ? (outputs[0] as tf.Tensor) : tf.concat(outputs.map((o) => tf.reshape(o, [-1])));
+  const custom = tf.customGrad(((...args: unknown[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const xs = args.slice(0, n) as tf.Tensor[];
+    // Inside a custom op nothing is taped: fn's intermediates are freed as soon as they are used.
+    const outputs = fn(...xs);
+    shapes = outputs.map((o) => o.shape);
+    save(xs);
+    return {
+      // tf.customGrad has one output: several are returned as one flat tensor, split outside.
+      value: flatten(outputs),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        // The saved inputs as variables (sharing their data, no copy): frugalVariableGrads
+        // differentiates variables. Made untracked by any tidy so that they are disposed here.
+        const inputVars = saved.map((s) => tf.variable(s, true));
+        const engine = tf.engine() as unknown as EngineTape;
+        // The nested backward replaces the engine's tape and clears it; the outer backward
+        // (tf.variableGrads) still reads its own tape afterwards to free what it saved.
+        const outerTape = engine.state.activeTape;
+        let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
+        try {
+          // ⟨output, dy⟩: its gradient is the vector-Jacobian product backward needs.
+          result = frugalVariableGrads(
+            () => tf.sum(tf.mul(flatten(fn(...inputVars)), dy)) as tf.Scalar,
+            [...inputVars, ...trained],
+          );
+        } finally {
+          engine.state.activeTape = outerTape;
+        }
+        result.value.dispose();
+        const wrt: tf.Variable[] = [...inputVars, ...trained];
+        const grads = wrt.map((v) => result.grads[v.name] ?? tf.zerosLike(v));
+        tf.dispose(inputVars);
+        return grads;
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const out = custom(...inputs, ...trained);
+  if (shapes.length === 1) return [out];
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  return tf.split(out, sizes).map((part, i) => tf.reshape(part, shapes[i] as number[]));
+}
