@@ -53,6 +53,7 @@ export { initCopyAttention } from "./model/copyAttentionInit.js";
 export { type GenerateOptions, greedyGenerate } from "./model/generate.js";
 export {
   canKeepInJsMemory,
+  guardDataMoves,
   type HostWeight,
   hostWeightBytes,
   hostWeightValues,

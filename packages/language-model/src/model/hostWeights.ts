@@ -90,15 +90,62 @@ export function hostWeightBytes(weight: HostWeight): number {
  */
 
 interface EngineDataInternals {
-  state: { tensorInfo: { get(dataId: object): { backend: tf.KernelBackend } | undefined } };
+  state: {
+    tensorInfo: {
+      get(dataId: object): { backend: tf.KernelBackend; shape: number[]; dtype: tf.DataType } | undefined;
+    };
+    numDataMovesStack: number[];
+  };
   backend: tf.KernelBackend;
   backendName: string;
   findBackend(name: string): tf.KernelBackend | null;
   moveData(backend: tf.KernelBackend, dataId: object): void;
+  readSync(dataId: object): unknown;
+  shouldCheckForMemLeaks(): boolean;
+}
+
+interface MovableBackend {
+  move(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
+  refCount(dataId: object): number;
+  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 function engineData(): EngineDataInternals {
   return tf.engine() as unknown as EngineDataInternals;
+}
+
+/** Engines whose moveData keeps the source until the destination holds the values (see guardDataMoves). */
+const guardedEngines = new WeakSet<object>();
+
+/**
+ * Makes tfjs's moves of tensor data between backends fail without losing the data. tfjs 4.22's
+ * `engine.moveData` frees the source's copy and re-points the tensor to the destination before
+ * the destination allocates; when the wasm heap is full, that allocation throws (@revela/kernels'
+ * WasmHeapExhaustedError) and the values are gone — a LoRA adapter kept in JavaScript memory and
+ * read by a kernel on a full heap would be destroyed, not just the step failed. The guarded move
+ * allocates in the destination first and frees the source only after, so a failed move leaves the
+ * tensor where and as it was. Idempotent; moveToJsMemory installs it before the first move out.
+ */
+export function guardDataMoves(): void {
+  const engine = engineData();
+  if (guardedEngines.has(engine)) return;
+  engine.moveData = (backend: tf.KernelBackend, dataId: object): void => {
+    const info = engine.state.tensorInfo.get(dataId);
+    if (!info) throw new Error("guardDataMoves: moveData of a tensor the engine does not know (disposed?)");
+    const source = info.backend as unknown as MovableBackend;
+    const values = engine.readSync(dataId);
+    const refCount = source.refCount(dataId);
+    // Throws on a full heap with nothing changed: the source still holds the values.
+    (backend as unknown as MovableBackend).move(dataId, values, info.shape, info.dtype, refCount);
+    source.disposeData(dataId, true);
+    info.backend = backend;
+    // As tfjs's own moveData: a kernel's leak check subtracts the moves made during it.
+    if (engine.shouldCheckForMemLeaks()) {
+      const moves = engine.state.numDataMovesStack;
+      if (moves.length > 0) moves[moves.length - 1] = (moves[moves.length - 1] as number) + 1;
+    }
+  };
+  guardedEngines.add(engine);
 }
 
 /**
@@ -138,6 +185,8 @@ export function moveToJsMemory(t: tf.Tensor): boolean {
   const engine = engineData();
   const info = engine.state.tensorInfo.get(t.dataId);
   if (!info || info.backend !== engine.backend) return false;
+  // Kernels bring the tensor back into the heap with engine.moveData: guarded, a full heap cannot destroy it.
+  guardDataMoves();
   engine.moveData(engine.findBackend("cpu") as tf.KernelBackend, t.dataId);
   return true;
 }

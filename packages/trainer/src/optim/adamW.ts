@@ -179,6 +179,14 @@ export class AdamW {
    * parameter without a gradient is left alone, weight decay included, as in PyTorch. A gradient
    * for a variable the optimizer does not hold is an error (pass `varList` to `tf.variableGrads`).
    * The gradients are not disposed.
+   *
+   * Where the parameter's new value lives: in the active backend, as tfjs's assign leaves it —
+   * except for a parameter kept in JavaScript memory (its data in tfjs's cpu backend while wasm is
+   * the active backend: the LoRA adapters of a model with offloaded layers, @revela/language-model's
+   * `CausalLM.adaptersInJsMemory`), which goes back to the cpu backend so that updates do not fill
+   * the wasm heap. A parameter held by any other inactive backend is not moved back. On a full heap
+   * a parameter kept in JavaScript memory is brought in without losing its values: the step throws
+   * WasmHeapExhaustedError and the parameter reads as before.
    */
   step(grads: tf.NamedTensorMap): void {
     this.requireLive("step");
@@ -361,7 +369,10 @@ function updateOnDevice(
   c: UpdateCoefficients,
 ): void {
   const { m, v } = moments;
-  const home = backendOf(param);
+  const outside = keptInJsMemory(param);
+  // Brought in before any kernel reads it: a kernel's read would move it with tfjs's
+  // engine.moveData, which on a full heap frees its values before failing.
+  if (outside) bringIntoHeap(param);
   tf.tidy(() => {
     const g32 = g.dtype === "float32" ? g : tf.cast(g, "float32");
     const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g32, 1 - c.beta1));
@@ -370,7 +381,7 @@ function updateOnDevice(
     const denom = tf.add(tf.div(tf.sqrt(v1), c.bias2Sqrt), c.eps);
     m.assign(m1);
     v.assign(v1);
-    assignWhereItWas(param, home, () => tf.sub(decayed, tf.mul(tf.div(m1, denom), c.stepSize)));
+    assignWhereItWas(param, outside, () => tf.sub(decayed, tf.mul(tf.div(m1, denom), c.stepSize)));
   });
 }
 
@@ -414,29 +425,69 @@ function updateOnHost(
     const denom = f(f(f(Math.sqrt(v1)) / bias2Sqrt) + eps);
     out[i] = decayed - f(f(m1 / denom) * stepSize);
   }
-  assignWhereItWas(param, backendOf(param), () => tf.tensor(out, param.shape, "float32"));
-}
-
-/** The backend holding `t`'s data now (read before any kernel reads it: that moves it into the active one). */
-function backendOf(t: tf.Tensor): tf.KernelBackend | undefined {
-  return (tf.engine() as unknown as EngineDataInternals).state.tensorInfo.get(t.dataId)?.backend;
+  assignWhereItWas(param, keptInJsMemory(param), () => tf.tensor(out, param.shape, "float32"));
 }
 
 interface EngineDataInternals {
-  state: { tensorInfo: { get(dataId: object): { backend: tf.KernelBackend } | undefined } };
+  state: {
+    tensorInfo: {
+      get(dataId: object): { backend: tf.KernelBackend; shape: number[]; dtype: tf.DataType } | undefined;
+    };
+  };
   backend: tf.KernelBackend;
+  backendName: string;
+  findBackend(name: string): tf.KernelBackend | null;
   moveData(backend: tf.KernelBackend, dataId: object): void;
 }
 
+interface MovableBackend {
+  move(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
+  readSync(dataId: object): unknown;
+  refCount(dataId: object): number;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
 /**
- * Assigns `value()` to `param`, leaving the new value in the backend that held the old one. A
- * parameter kept in JavaScript memory between uses (tfjs's cpu backend while wasm computes: the
- * LoRA adapters of a model with offloaded layers, see @revela/language-model's
- * `CausalLM.adaptersInJsMemory`) would otherwise come back into the wasm heap with every update.
+ * Moves a parameter kept in JavaScript memory into the active backend's heap, allocating there
+ * before freeing the JavaScript copy: on a full wasm heap the allocation throws
+ * (@revela/kernels' WasmHeapExhaustedError) and the parameter keeps its values where they were.
+ * tfjs 4.22's engine.moveData, which a kernel reading it would use, frees the source first and
+ * would lose them.
  */
-function assignWhereItWas(param: tf.Variable, home: tf.KernelBackend | undefined, value: () => tf.Tensor): void {
+function bringIntoHeap(param: tf.Variable): void {
+  const engine = tf.engine() as unknown as EngineDataInternals;
+  const info = engine.state.tensorInfo.get(param.dataId);
+  if (!info || info.backend === engine.backend) return;
+  const source = info.backend as unknown as MovableBackend;
+  const values = source.readSync(param.dataId);
+  const refCount = source.refCount(param.dataId);
+  (engine.backend as unknown as MovableBackend).move(param.dataId, values, info.shape, info.dtype, refCount);
+  source.disposeData(param.dataId, true);
+  info.backend = engine.backend;
+}
+
+/**
+ * Whether `param` is kept in JavaScript memory between uses: its data in tfjs's cpu backend while
+ * wasm computes (as @revela/language-model's `canKeepInJsMemory` and `isInJsMemory`). Read before
+ * any kernel reads it: that moves it into the active backend. Data in any other backend than the
+ * active one (e.g. left in wasm after a switch to cpu) is not kept there on purpose.
+ */
+function keptInJsMemory(param: tf.Variable): boolean {
+  const engine = tf.engine() as unknown as EngineDataInternals;
+  if (engine.backendName !== "wasm") return false;
+  const cpu = engine.findBackend("cpu");
+  return cpu !== null && engine.state.tensorInfo.get(param.dataId)?.backend === cpu;
+}
+
+/**
+ * Assigns `value()` to `param`; a parameter kept in JavaScript memory (`outside`: the LoRA
+ * adapters of a model with offloaded layers, see @revela/language-model's
+ * `CausalLM.adaptersInJsMemory`) goes back there, else it would come back into the wasm heap with
+ * every update. Any other parameter stays in the active backend, where the assign put it.
+ */
+function assignWhereItWas(param: tf.Variable, outside: boolean, value: () => tf.Tensor): void {
   const engine = tf.engine() as unknown as EngineDataInternals;
   // assign() references its argument: inside the tidy, the new value outlives it as the variable's.
   tf.tidy(() => param.assign(value()));
-  if (home !== undefined && home !== engine.backend) engine.moveData(home, param.dataId);
+  if (outside) engine.moveData(engine.findBackend("cpu") as tf.KernelBackend, param.dataId);
 }

@@ -104,4 +104,50 @@ describe("AdamW on a full wasm heap", () => {
       tf.dispose([...params, ...Object.values(grads)]);
     }
   });
+
+  it("a parameter kept in JavaScript memory that a full heap cannot take back keeps its values: the step throws WasmHeapExhaustedError", () => {
+    const expected = filled("p0", 1);
+    const param = tf.tidy(() => tf.variable(tf.tensor(expected, SHAPE)));
+    const grad = tf.tensor(filled("g0", 0.1), SHAPE);
+    const optimizer = new AdamW([param], { lr: 1e-2, weightDecay: 0.1, state: "device" });
+    expect(moveToJsMemory(param)).toBe(true);
+    // Room for the moments' update (seven [256, 256] results, 1.75 MiB) but not for the parameter
+    // too: unguarded, the kernel reading it after them would move it in and fail half way.
+    release = occupyWasmHeap(7.5 * 256 * 1024);
+    let error: unknown;
+    try {
+      optimizer.step({ [param.name]: grad });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(WasmHeapExhaustedError);
+    release();
+    release = null;
+    const got = Buffer.from((param.dataSync() as Float32Array).buffer);
+    expect(got.equals(Buffer.from(expected.buffer)), "the parameter's values").toBe(true);
+    optimizer.dispose();
+    tf.dispose([param, grad]);
+  });
+
+  it("moves a parameter back only to JavaScript memory while wasm computes: one left in wasm under the cpu backend stays where the update put it", async () => {
+    const engine = tf.engine() as unknown as { state: { tensorInfo: Map<object, { backend: tf.KernelBackend }> } };
+    const holder = (t: tf.Tensor) => engine.state.tensorInfo.get(t.dataId)?.backend;
+    for (const state of ["host", "device"] as const) {
+      const { params, grads } = setup();
+      const optimizer = new AdamW(params, { lr: 1e-2, state });
+      await tf.setBackend("cpu");
+      try {
+        const wasm = tf.findBackend("wasm");
+        expect(params.every((p) => holder(p) === wasm)).toBe(true);
+        optimizer.step(grads);
+        for (const [i, p] of params.entries()) {
+          expect(holder(p) === tf.findBackend("cpu"), `${state}: parameter ${i} in the active cpu backend`).toBe(true);
+        }
+      } finally {
+        await tf.setBackend("wasm");
+      }
+      optimizer.dispose();
+      tf.dispose([...params, ...Object.values(grads)]);
+    }
+  });
 });
