@@ -56,21 +56,21 @@ export function recomputeFrugally(
         // The nested backward replaces the engine's tape and clears it; the outer backward
         // (tf.variableGrads) still reads its own tape afterwards to free what it saved.
         const outerTape = engine.state.activeTape;
-        let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
         try {
           // ⟨output, dy⟩: its gradient is the vector-Jacobian product backward needs.
-          result = frugalVariableGrads(
+          const result = frugalVariableGrads(
             () => tf.sum(tf.mul(flatten(fn(...inputVars)), dy)) as tf.Scalar,
             [...inputVars, ...trained],
           );
+          result.value.dispose();
+          const wrt: tf.Variable[] = [...inputVars, ...trained];
+          return wrt.map((v) => result.grads[v.name] ?? tf.zerosLike(v));
         } finally {
           engine.state.activeTape = outerTape;
+          // Also when the recomputed backward throws (a full heap): variables outlive any tidy, and
+          // every failed step would otherwise leave one registered per saved input.
+          tf.dispose(inputVars);
         }
-        result.value.dispose();
-        const wrt: tf.Variable[] = [...inputVars, ...trained];
-        const grads = wrt.map((v) => result.grads[v.name] ?? tf.zerosLike(v));
-        tf.dispose(inputVars);
-        return grads;
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

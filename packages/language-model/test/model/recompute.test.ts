@@ -2,6 +2,7 @@ import { frugalVariableGrads, initBackend, occupyWasmHeap, WasmHeapExhaustedErro
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CausalLM, enableLora, parseLoraConfig } from "../../src/index.js";
+import { recomputeFrugally } from "../../src/model/recompute.js";
 
 /**
  * Activation recomputation per decoder layer (ForwardOptions.recompute / model.recomputeLayers):
@@ -142,5 +143,42 @@ describe("activation recomputation on the wasm heap", () => {
     release = null;
     tf.dispose([ids, mask]);
     model.dispose();
+  });
+});
+
+describe("recomputeFrugally", () => {
+  beforeAll(async () => {
+    await initBackend({ backend: "cpu" });
+  });
+
+  it("a recomputed backward that throws leaves no tensor or variable behind, and the next backward runs", () => {
+    const engine = tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } };
+    const registered = () => Object.keys(engine.state.registeredVariables).length;
+    const w = tf.variable(tf.tensor2d([0.5, -1, 2, 0.25], [2, 2]), true, "recomputeFrugally-test-w");
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    let runs = 0;
+    let failAt = 2;
+    // The second run is backward's recomputation: it fails as a full heap would make it fail.
+    const piece = (input: tf.Tensor): tf.Tensor[] => {
+      runs++;
+      if (runs === failAt) throw new Error("recomputation failed");
+      return [tf.matMul(input, w)];
+    };
+    const loss = () => tf.sum(tf.square(recomputeFrugally(piece, [x], [w])[0] as tf.Tensor)) as tf.Scalar;
+    const tensors = tf.memory().numTensors;
+    const variables = registered();
+    expect(() => frugalVariableGrads(loss, [w])).toThrow("recomputation failed");
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(registered()).toBe(variables);
+    // The engine's tape is the outer one again: the same backward runs once nothing fails.
+    runs = 0;
+    failAt = 0;
+    const { value, grads } = frugalVariableGrads(loss, [w]);
+    const reference = tf.variableGrads(() => tf.sum(tf.square(tf.matMul(x, w))) as tf.Scalar, [w]);
+    expect(Array.from((grads[w.name] as tf.Tensor).dataSync())).toEqual(
+      Array.from((reference.grads[w.name] as tf.Tensor).dataSync()),
+    );
+    tf.dispose([value, grads, reference.value, reference.grads, x, w]);
+    expect(tf.memory().numTensors).toBe(tensors - 2);
   });
 });
