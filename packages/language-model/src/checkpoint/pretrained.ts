@@ -5,7 +5,7 @@ import { getArchitecture, parseModelConfig } from "../architectures/registry.js"
 import { enableLora, linearModules, moduleFromPeftName, moduleWeightShape, peftTensorName } from "../lora/lora.js";
 import { isLoraTarget, type LoraConfig, parseLoraConfig, toPeftConfig } from "../lora/loraConfig.js";
 import { CausalLM, checkParameterShapes } from "../model/causalLM.js";
-import { hostWeightValues } from "../model/hostWeights.js";
+import { hostWeightValues, moveToJsMemory } from "../model/hostWeights.js";
 import {
   type CheckpointHeaders,
   readCheckpointHeaders,
@@ -199,9 +199,10 @@ export async function loadLoraAdapter(model: CausalLM, dir: string): Promise<Lor
     const adapter = model.lora.get(parsed.module)!;
     const target = parsed.which === "A" ? adapter.a : adapter.b;
     tf.tidy(() => target.assign(tf.tensor(t.data, target.shape as [number, number])));
+    // assign put the loaded values into the heap; a model with offloaded layers keeps them in
+    // JavaScript memory, each moved out right away so that the heap holds one at a time.
+    if (model.adaptersInJsMemory) moveToJsMemory(target);
   }
-  // assign put the loaded values into the heap; a model with offloaded layers keeps them outside.
-  model.moveAdaptersToJsMemory();
   return config;
 }
 

@@ -1,6 +1,7 @@
 import { tfSeed } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/causalLM.js";
+import { moveToJsMemory } from "../model/hostWeights.js";
 import { namedVariable } from "../model/variableName.js";
 import { isLoraTarget, type LoraConfig, loraScaling } from "./loraConfig.js";
 
@@ -34,10 +35,17 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
     );
   }
   const seed = options.seed ?? 0;
+  // A model with offloaded layers keeps its adapters in JavaScript memory between uses (wasm):
+  // each leaves the heap as soon as it is made, so that the heap never holds them all.
+  const keepOut = (adapter: { a: tf.Variable; b: tf.Variable }) => {
+    if (!model.adaptersInJsMemory) return;
+    moveToJsMemory(adapter.a);
+    moveToJsMemory(adapter.b);
+  };
   targets.forEach((module, i) => {
     const [out, inp] = moduleWeightShape(model, module);
     const bound = 1 / Math.sqrt(inp);
-    model.lora.set(module, {
+    const adapter = {
       a: namedVariable(
         () => tf.randomUniform([config.r, inp], -bound, bound, "float32", tfSeed(seed, 7919, i)),
         `${module}.lora_A`,
@@ -45,11 +53,11 @@ export function enableLora(model: CausalLM, config: LoraConfig, options: { seed?
       b: namedVariable(() => tf.zeros([out, config.r]), `${module}.lora_B`),
       scaling: loraScaling(config),
       dropout: config.loraDropout,
-    });
+    };
+    model.lora.set(module, adapter);
+    keepOut(adapter);
   });
   for (const p of model.params.values()) p.trainable = false;
-  // A model with offloaded layers keeps its adapters in JavaScript memory between uses (wasm).
-  model.moveAdaptersToJsMemory();
   return targets;
 }
 

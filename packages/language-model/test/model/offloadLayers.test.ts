@@ -456,8 +456,15 @@ describe("offloadLayers on the wasm heap", () => {
     const adapterDir = path.join(tmp, "wasm-adapter-save-lora");
     await saveLoraAdapter(lm, adapterDir, lora);
     const again = await loadPretrained(dir, { offloadLayers: true });
+    resetWasmTensorPeak();
+    const live = wasmTensorBytes().live;
     await loadLoraAdapter(again, adapterDir);
     expect(again.adaptersOutsideHeap()).toBe(2 * again.lora.size);
+    // Made (enableLora) and loaded one matrix at a time: the heap held at most one module's
+    // adapter on top of the model, not the 2 × 7 modules' of both layers.
+    const largest = Math.max(...[...again.lora.values()].map((a) => 4 * (a.a.size + a.b.size)));
+    expect(wasmTensorBytes().peak - live).toBeLessThanOrEqual(largest);
+    expect(wasmTensorBytes().live).toBe(live);
     for (const [module, a] of lm.lora) {
       const b = again.lora.get(module)!;
       expect(isInJsMemory(b.a) && isInJsMemory(b.b)).toBe(true);

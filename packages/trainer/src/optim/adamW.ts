@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { type CheckpointData, type JsonObject, requireTensorRecord, type TensorRecord } from "../run/checkpointData.js";
+import { bringIntoHeap, keptInJsMemory, moveBackToJsMemory } from "./jsMemory.js";
 import type { LrSchedule } from "./lrSchedule.js";
 
 /** Parameters that share a learning rate and weight decay (e.g. the retriever vs the language model). */
@@ -428,57 +429,6 @@ function updateOnHost(
   assignWhereItWas(param, keptInJsMemory(param), () => tf.tensor(out, param.shape, "float32"));
 }
 
-interface EngineDataInternals {
-  state: {
-    tensorInfo: {
-      get(dataId: object): { backend: tf.KernelBackend; shape: number[]; dtype: tf.DataType } | undefined;
-    };
-  };
-  backend: tf.KernelBackend;
-  backendName: string;
-  findBackend(name: string): tf.KernelBackend | null;
-  moveData(backend: tf.KernelBackend, dataId: object): void;
-}
-
-interface MovableBackend {
-  move(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
-  readSync(dataId: object): unknown;
-  refCount(dataId: object): number;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
-
-/**
- * Moves a parameter kept in JavaScript memory into the active backend's heap, allocating there
- * before freeing the JavaScript copy: on a full wasm heap the allocation throws
- * (@revela/kernels' WasmHeapExhaustedError) and the parameter keeps its values where they were.
- * tfjs 4.22's engine.moveData, which a kernel reading it would use, frees the source first and
- * would lose them.
- */
-function bringIntoHeap(param: tf.Variable): void {
-  const engine = tf.engine() as unknown as EngineDataInternals;
-  const info = engine.state.tensorInfo.get(param.dataId);
-  if (!info || info.backend === engine.backend) return;
-  const source = info.backend as unknown as MovableBackend;
-  const values = source.readSync(param.dataId);
-  const refCount = source.refCount(param.dataId);
-  (engine.backend as unknown as MovableBackend).move(param.dataId, values, info.shape, info.dtype, refCount);
-  source.disposeData(param.dataId, true);
-  info.backend = engine.backend;
-}
-
-/**
- * Whether `param` is kept in JavaScript memory between uses: its data in tfjs's cpu backend while
- * wasm computes (as @revela/language-model's `canKeepInJsMemory` and `isInJsMemory`). Read before
- * any kernel reads it: that moves it into the active backend. Data in any other backend than the
- * active one (e.g. left in wasm after a switch to cpu) is not kept there on purpose.
- */
-function keptInJsMemory(param: tf.Variable): boolean {
-  const engine = tf.engine() as unknown as EngineDataInternals;
-  if (engine.backendName !== "wasm") return false;
-  const cpu = engine.findBackend("cpu");
-  return cpu !== null && engine.state.tensorInfo.get(param.dataId)?.backend === cpu;
-}
-
 /**
  * Assigns `value()` to `param`; a parameter kept in JavaScript memory (`outside`: the LoRA
  * adapters of a model with offloaded layers, see @revela/language-model's
@@ -486,8 +436,7 @@ function keptInJsMemory(param: tf.Variable): boolean {
  * every update. Any other parameter stays in the active backend, where the assign put it.
  */
 function assignWhereItWas(param: tf.Variable, outside: boolean, value: () => tf.Tensor): void {
-  const engine = tf.engine() as unknown as EngineDataInternals;
   // assign() references its argument: inside the tidy, the new value outlives it as the variable's.
   tf.tidy(() => param.assign(value()));
-  if (outside) engine.moveData(engine.findBackend("cpu") as tf.KernelBackend, param.dataId);
+  if (outside) moveBackToJsMemory(param);
 }

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { keptInJsMemory, moveBackToJsMemory } from "../optim/jsMemory.js";
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -59,7 +60,10 @@ export function variablesToRecords(variables: Record<string, tf.Variable>, prefi
   return out;
 }
 
-/** Assigns records named `${prefix}${key}` to the variables; every variable must have its record. */
+/**
+ * Assigns records named `${prefix}${key}` to the variables; every variable must have its record.
+ * A variable kept in JavaScript memory (tfjs's cpu backend while wasm computes) stays there.
+ */
 export function assignFromRecords(
   variables: Record<string, tf.Variable>,
   records: Record<string, TensorRecord>,
@@ -75,6 +79,10 @@ export function assignFromRecords(
         `assignFromRecords: tensor "${name}" has shape [${record.shape.join(", ")}], the variable has [${v.shape.join(", ")}]`,
       );
     }
+    // Each variable where it was: one kept in JavaScript memory (a LoRA adapter of a model with
+    // offloaded layers) goes back right after its assign, so the heap never holds them all at once.
+    const outside = keptInJsMemory(v);
     tf.tidy(() => v.assign(tf.tensor(record.data, record.shape, "float32")));
+    if (outside) moveBackToJsMemory(v);
   }
 }

@@ -1,9 +1,16 @@
-import { initBackend, occupyWasmHeap, WasmHeapExhaustedError, wasmTensorBytes } from "@revela/kernels";
+import {
+  initBackend,
+  occupyWasmHeap,
+  resetWasmTensorPeak,
+  WasmHeapExhaustedError,
+  wasmTensorBytes,
+} from "@revela/kernels";
 import { isInJsMemory, moveToJsMemory } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SeededRandom } from "../../src/data/seededRandom.js";
 import { AdamW } from "../../src/optim/adamW.js";
+import { assignFromRecords } from "../../src/run/checkpointData.js";
 
 /*
  * The point of host-side moments: on wasm the optimizer state must not need heap. Eight [256, 256]
@@ -149,5 +156,29 @@ describe("AdamW on a full wasm heap", () => {
       optimizer.dispose();
       tf.dispose([...params, ...Object.values(grads)]);
     }
+  });
+
+  it("a resumed checkpoint assigns each parameter kept in JavaScript memory where it was: the heap holds one at a time", () => {
+    const { params, grads } = setup();
+    for (const p of params) expect(moveToJsMemory(p)).toBe(true);
+    const records = Object.fromEntries(
+      params.map((_, i) => [`p${i}`, { shape: [...SHAPE], data: filled(`resumed${i}`, 1) }]),
+    );
+    const variables = Object.fromEntries(params.map((p, i) => [`p${i}`, p]));
+    resetWasmTensorPeak();
+    const live = wasmTensorBytes().live;
+    assignFromRecords(variables, records);
+    // One [256, 256] parameter's new value (256 KiB) at a time, not the 2 MiB of all eight.
+    expect(wasmTensorBytes().peak - live).toBeLessThanOrEqual(256 * 1024);
+    expect(wasmTensorBytes().live).toBe(live);
+    for (const [i, p] of params.entries()) {
+      expect(isInJsMemory(p), `parameter ${i} in JavaScript memory`).toBe(true);
+      const want = (records[`p${i}`] as { data: Float32Array }).data;
+      expect(
+        Buffer.from((p.dataSync() as Float32Array).buffer).equals(Buffer.from(want.buffer)),
+        `parameter ${i}`,
+      ).toBe(true);
+    }
+    tf.dispose([...params, ...Object.values(grads)]);
   });
 });
