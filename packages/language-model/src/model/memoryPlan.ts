@@ -23,6 +23,12 @@ export interface RunMemoryShape {
    * the LM head stay in the heap. Default false.
    */
   offloadLayers?: boolean;
+  /**
+   * The LoRA adapters kept in JavaScript memory between uses (CausalLM.adaptersInJsMemory: only a
+   * model with offloaded layers does; `keepAdaptersInJsMemory = false` keeps them in the heap).
+   * Default `offloadLayers`. False counts every adapter in the heap for the whole run.
+   */
+  adaptersInJsMemory?: boolean;
   /** Bytes an offloaded parameter takes in JavaScript memory: 2 for BF16/F16 checkpoints (default), 4 for F32. */
   offloadedBytesPerParameter?: 2 | 4;
   /** Retriever backbones besides the Revela retriever held at the same time (e.g. a baseline). Default 0. */
@@ -180,6 +186,17 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
       "estimateRunMemory: shape.offloadLayers needs shape.lora — only a frozen base (trained through LoRA adapters) can be kept outside the heap",
     );
   }
+  const adaptersOut = shape.adaptersInJsMemory ?? offload;
+  if (typeof adaptersOut !== "boolean") {
+    throw new Error(
+      `estimateRunMemory: shape.adaptersInJsMemory must be true or false, got ${JSON.stringify(shape.adaptersInJsMemory)}`,
+    );
+  }
+  if (adaptersOut && !offload) {
+    throw new Error(
+      "estimateRunMemory: shape.adaptersInJsMemory needs shape.offloadLayers — CausalLM keeps the LoRA adapters in JavaScript memory only for a model with offloaded layers",
+    );
+  }
   const hostBytesPerParameter = shape.offloadedBytesPerParameter ?? 2;
   if (hostBytesPerParameter !== 2 && hostBytesPerParameter !== 4) {
     throw new Error(
@@ -212,7 +229,7 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
   const trainLm = shape.train?.trainLm ?? true;
   const lmAdapters = lora ? loraParameters(config, lora, false) : 0;
   const retrieverAdapters = lora ? loraParameters(config, lora, true) : 0;
-  if (lora && !offload) {
+  if (lora && !adaptersOut) {
     held.push({
       name: "LoRA adapters",
       bytes: (lmAdapters + retrievers * retrieverAdapters) * F32,
@@ -223,7 +240,7 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     ? (lora ? retrieverAdapters : backboneBase) + (trainLm ? (lora ? lmAdapters : lmBase) : 0)
     : 0;
   const host: RunMemoryItem[] = [];
-  if (lora && offload) {
+  if (lora && adaptersOut) {
     // CausalLM.adaptersInJsMemory: a model with offloaded layers keeps its adapters (still
     // tf.Variables) in tfjs's cpu backend between uses; a layer piece brings its own into the heap.
     host.push({
@@ -342,13 +359,15 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
             },
       );
     }
-    if (lora && offload) {
+    if (lora && adaptersOut) {
       // The running piece's layer and the layer whose backward just ended (its gradient reads its
       // adapters back in after its piece ended; the next piece moves them out), of the larger model.
+      // A model moves only its own adapters out, when one of its pieces runs: each other retriever
+      // (a baseline's) can leave the last layer whose backward it ran in the heap meanwhile.
       trainingStep.push({
         name: "LoRA adapters in the heap",
-        bytes: (2 * lmAdapters * F32) / layers,
-        detail: "two layers' adapters: the running layer piece's and the layer whose backward just ended",
+        bytes: ((2 * lmAdapters + extra * retrieverAdapters) * F32) / layers,
+        detail: `two layers' adapters: the running layer piece's and the layer whose backward just ended${extra > 0 ? `; and one layer's of each of ${extra} other retriever${extra > 1 ? "s" : ""}` : ""}`,
       });
     }
     trainingStep.push({
@@ -365,7 +384,9 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     const lmGrads = trainLm ? (lora ? lmAdapters : lmBase) : 0;
     const forwardEnd = sum(trainingStep);
     const afterPass2 = forwardEnd - passFloats * F32 + (lmGrads + 2 * kv * layers * batch * lmTokens) * F32;
-    // With adapters in JavaScript memory they come back into the heap only a layer or two at a time.
+    // Gradients stay in the heap (they are not moved to JavaScript memory as the adapters are):
+    // they exist only once backward has freed the activations they replace, so they cost the peak
+    // only what they exceed them by.
     const afterAll = trained * F32;
     const beyond = Math.max(0, afterPass2 - forwardEnd, afterAll - forwardEnd);
     trainingStep.push({
@@ -392,11 +413,12 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
         bytes: layerWeightBytes,
         detail: "one decoder layer's frozen weights as float32 tensors while it runs",
       });
-      if (lora) {
+      if (lora && adaptersOut) {
+        // The running layer's, and the layer another retriever can have left in the heap (see above).
         encoding.push({
           name: "LoRA adapters in the heap",
-          bytes: (retrieverAdapters * F32) / layers,
-          detail: "the running layer's adapters (the others are in JavaScript memory)",
+          bytes: ((1 + extra) * retrieverAdapters * F32) / layers,
+          detail: `the running layer's adapters${extra > 0 ? ` and one layer's of each of ${extra} other retriever${extra > 1 ? "s" : ""}` : ""} (the others are in JavaScript memory)`,
         });
       }
     }

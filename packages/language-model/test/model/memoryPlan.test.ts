@@ -228,9 +228,41 @@ describe("the paper's plan (LoRA r 256, B 16, L 156) and the 4 GiB wasm heap", (
       estimateRunMemory(smollm135, { ...paper("host", true), train: { ...paper("host", true).train, batch } })
         .peakBytes;
     expect(at(16)).toBeLessThanOrEqual(WASM_MAX_HEAP_BYTES);
-    // With the adapters in the heap the same run needs 3.45 + 0.62 = 4.07 GiB: refused.
-    const withAdapters = offloaded.peakBytes + 1.1 * (adapters - (2 * adapters) / 2 / 30) * 4;
-    expect(withAdapters).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+    // With the adapters in the heap (keepAdaptersInJsMemory = false) the same run needs 3.45 +
+    // 0.62 = 4.07 GiB: refused. Every adapter is held, none is counted in JavaScript memory.
+    const inHeap = estimateRunMemory(smollm135, { ...paper("host", true), adaptersInJsMemory: false });
+    expect(item(inHeap, "held", "LoRA adapters")).toBe(adapters * 4);
+    expect(item(inHeap, "host", "LoRA adapters")).toBeUndefined();
+    expect(item(inHeap, "trainingStep", "LoRA adapters in the heap")).toBeUndefined();
+    expect(inHeap.peakBytes - offloaded.peakBytes).toBeCloseTo(1.1 * (adapters - (2 * adapters) / 2 / 30) * 4, -2);
+    expect(inHeap.peakBytes / 2 ** 30).toBeCloseTo(4.07, 2);
+    expect(inHeap.peakBytes).toBeGreaterThan(WASM_MAX_HEAP_BYTES);
+    // Its default follows offloadLayers.
+    expect(estimateRunMemory(smollm135, { ...paper("host", true), adaptersInJsMemory: true }).peakBytes).toBe(
+      offloaded.peakBytes,
+    );
+  });
+
+  it("counts one more layer's adapters in the heap for each other retriever, which can leave the last layer its backward ran there", () => {
+    const item = (e: ReturnType<typeof estimateRunMemory>, list: "trainingStep" | "encoding", name: string) =>
+      e[list].find((i) => i.name === name)?.bytes;
+    const one = estimateRunMemory(smollm135, paper("host", true));
+    const two = estimateRunMemory(smollm135, { ...paper("host", true), extraRetrievers: 2 });
+    // 78,151,680 adapter parameters per model, 30 layers.
+    const layer = (78_151_680 / 30) * 4;
+    expect(item(one, "trainingStep", "LoRA adapters in the heap")).toBe(2 * layer);
+    expect(item(two, "trainingStep", "LoRA adapters in the heap")).toBe(4 * layer);
+    expect(item(one, "encoding", "LoRA adapters in the heap")).toBe(layer);
+    expect(item(two, "encoding", "LoRA adapters in the heap")).toBe(3 * layer);
+  });
+
+  it("checks shape.adaptersInJsMemory", () => {
+    expect(() => estimateRunMemory(smollm135, { ...paper("host"), adaptersInJsMemory: true })).toThrow(
+      "estimateRunMemory: shape.adaptersInJsMemory needs shape.offloadLayers — CausalLM keeps the LoRA adapters in JavaScript memory only for a model with offloaded layers",
+    );
+    expect(() =>
+      estimateRunMemory(smollm135, { ...paper("host", true), adaptersInJsMemory: "yes" as unknown as boolean }),
+    ).toThrow('estimateRunMemory: shape.adaptersInJsMemory must be true or false, got "yes"');
   });
 
   it("without recomputation offloading costs heap in training: the tape keeps each pass's float32 copy of every layer", () => {
