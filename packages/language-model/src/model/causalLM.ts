@@ -674,7 +674,9 @@ export class CausalLM {
     // Each piece in its own tidy: without a tape (encoding) only one piece's intermediates exist at
     // a time — RoPE, head splits and the MLP make several copies of each activation.
     const [k, v, q] = tf.tidy(() =>
-      recompute ? recomputeFrugally(attentionInputs, [input], this.layerVariables(i)) : attentionInputs(input),
+      recompute
+        ? recomputeFrugally(attentionInputs, [input], this.layerVariables(i, "attention"))
+        : attentionInputs(input),
     ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D | undefined];
     if (keyValuesOnly || !q) return { k, v };
     const merged = tf.tidy(() => {
@@ -691,16 +693,34 @@ export class CausalLM {
       return mergeHeads(att);
     });
     const [x] = tf.tidy(() =>
-      recompute ? recomputeFrugally(rest, [input, merged], this.layerVariables(i)) : rest(input, merged),
+      recompute ? recomputeFrugally(rest, [input, merged], this.layerVariables(i, "rest")) : rest(input, merged),
     );
     return { x: x as tf.Tensor, k, v };
   }
 
-  /** Every weight and adapter of decoder layer i (recomputeFrugally keeps the trainable ones). */
-  private layerVariables(i: number): tf.Variable[] {
+  /**
+   * The weights and adapters that one piece of decoder layer i reads (recomputeFrugally keeps the
+   * trainable ones): "attention" — the input norm and the q/k/v projections — or "rest" — the output
+   * projection, the post-attention norm and the MLP. Each piece gets only its own: a variable the
+   * piece does not read would get a zero gradient allocated in every recomputed backward.
+   */
+  private layerVariables(i: number, piece: "attention" | "rest"): tf.Variable[] {
     const prefix = `model.layers.${i}.`;
-    const vars = [...this.params].filter(([name]) => name.startsWith(prefix)).map(([, v]) => v);
-    for (const [module, adapter] of this.lora) if (module.startsWith(prefix)) vars.push(adapter.a, adapter.b);
+    const owner = (name: string): "attention" | "rest" => {
+      const local = name.slice(prefix.length);
+      const of = (module: string) => local === module || local.startsWith(`${module}.`);
+      if (["input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"].some(of)) return "attention";
+      if (["self_attn.o_proj", "post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"].some(of)) {
+        return "rest";
+      }
+      // A parameter neither piece reads would silently get no gradient.
+      throw new Error(`CausalLM: parameter "${name}" belongs to no piece of decoder layer ${i}`);
+    };
+    const vars: tf.Variable[] = [];
+    for (const [name, v] of this.params) if (name.startsWith(prefix) && owner(name) === piece) vars.push(v);
+    for (const [module, adapter] of this.lora) {
+      if (module.startsWith(prefix) && owner(module) === piece) vars.push(adapter.a, adapter.b);
+    }
     return vars;
   }
 }

@@ -151,6 +151,36 @@ describe("recomputeFrugally", () => {
     await initBackend({ backend: "cpu" });
   });
 
+  it("a recomputed layer piece differentiates only its own modules' adapters: no zero gradient is made for the other piece's", async () => {
+    const model = CausalLM.create(llama, { seed: 21 });
+    model.recomputeLayers = true;
+    enableLora(model, lora, { seed: 22 });
+    // B starts at zero, which would make every A's gradient zero.
+    let seed = 40;
+    for (const a of model.lora.values())
+      tf.tidy(() => a.b.assign(tf.randomNormal(a.b.shape, 0, 0.1, "float32", seed++)));
+    const { ids, mask } = batch(2, 6, llama.vocab_size);
+    const vars = model.trainableVariables();
+    const loss = () =>
+      model.forward(ids, mask, { computeLoss: true, returnLogits: false, training: { dropoutSeed: 3 } })
+        .loss as tf.Scalar;
+    let gradients: tf.NamedTensorMap = {};
+    const profile = await tf.profile(() => {
+      const { value, grads } = frugalVariableGrads(loss, vars);
+      value.dispose();
+      gradients = grads;
+    });
+    // Each of the 3 layers' 7 adapted modules gets its gradient from the piece that reads it.
+    expect(profile.kernelNames).not.toContain("ZerosLike");
+    for (const v of vars) {
+      const g = gradients[v.name] as tf.Tensor;
+      expect(g, v.name).toBeInstanceOf(tf.Tensor);
+      expect(Math.max(...Array.from(tf.tidy(() => g.abs().dataSync()))), `${v.name}: not zeros`).toBeGreaterThan(0);
+    }
+    tf.dispose([gradients, ids, mask]);
+    model.dispose();
+  });
+
   it("a recomputed backward that throws leaves no tensor or variable behind, and the next backward runs", () => {
     const engine = tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } };
     const registered = () => Object.keys(engine.state.registeredVariables).length;
