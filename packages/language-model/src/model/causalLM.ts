@@ -18,6 +18,7 @@ import { type ParameterSpec, parameterSpecs } from "../architectures/architectur
 import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { decodeHalf } from "../safetensors/dtypes.js";
+import { HEAD_SLICE_ROWS } from "./headSlice.js";
 import {
   canKeepInJsMemory,
   type HostWeight,
@@ -198,9 +199,23 @@ export class CausalLM {
   /**
    * Whether a model with offloaded layers keeps its adapters in JavaScript memory (see
    * `adaptersInJsMemory`; default true). False leaves them in the heap, as before issue 15 (for
-   * comparisons); adapters already moved out come back as kernels read them.
+   * comparisons); adapters already moved out come back as kernels read them. Checked: anything but
+   * a boolean is an error (a truthy string would otherwise silently mean true).
    */
-  keepAdaptersInJsMemory = true;
+  get keepAdaptersInJsMemory(): boolean {
+    return this.keepAdaptersOut;
+  }
+
+  set keepAdaptersInJsMemory(value: boolean) {
+    if (typeof value !== "boolean") {
+      throw new Error(
+        `CausalLM.keepAdaptersInJsMemory must be true or false, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`,
+      );
+    }
+    this.keepAdaptersOut = value;
+  }
+
+  private keepAdaptersOut = true;
 
   /**
    * Moves every LoRA adapter of this model that is in the heap to JavaScript memory, when the model
@@ -784,15 +799,6 @@ function nextTokenTargets(labels: tf.Tensor): Int32Array {
   for (let r = 0; r < b; r++) for (let t = 0; t + 1 < l; t++) targets[r * l + t] = values[r * l + t + 1] as number;
   return targets;
 }
-
-/**
- * Vocabulary rows per slice of the LM head's loss (headCrossEntropy). Its backward holds about six
- * [N, slice] tensors at once (the slice's logits, their exponent, softmax − onehot and the products):
- * measured 465 MiB at B 16 × L 156 with 8,192 rows, the largest item of a smollm2-135m step's peak
- * once the recomputed layers' backward was made frugal (issue 15); 4,096 halves it for the same
- * arithmetic in twice as many slices.
- */
-export const HEAD_SLICE_ROWS = 4096;
 
 /**
  * The next-token loss from the final hidden rows [B·L, d] without computing logits the loss does

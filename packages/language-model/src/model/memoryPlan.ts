@@ -2,7 +2,7 @@ import { formatBytes } from "@revela/kernels";
 import { parameterSpecs } from "../architectures/architecture.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { isLoraTarget, type LoraConfig } from "../lora/loraConfig.js";
-import { HEAD_SLICE_ROWS } from "./causalLM.js";
+import { HEAD_SLICE_ROWS } from "./headSlice.js";
 
 /**
  * What a Revela run holds in memory, computed from the config alone (nothing is loaded or
@@ -94,8 +94,6 @@ const IN_FLIGHT_MEASURED = 1.4;
 const IN_FLIGHT_RECOMPUTED_MEASURED = 0.9;
 /** CausalLM's default inferenceRowsPerPass. */
 const ENCODE_ROWS = 2048;
-/** The LM head's loss slices of the vocabulary (CausalLM's HEAD_SLICE_ROWS). */
-const HEAD_SLICE = HEAD_SLICE_ROWS;
 /** [N, slice] tensors the head's loss holds at once in backward (measured: logits, exp, softmax − onehot, products). */
 const HEAD_SLICE_COPIES = 6;
 
@@ -333,7 +331,7 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     // at once, 465 MiB at B 16 × L 156 with 8,192 rows). The head runs after the last layer and its
     // gradient before the top layer's backward: never at the same time as a layer in flight, so only
     // the larger of the two adds to the peak.
-    const slice = Math.min(config.vocabSize, HEAD_SLICE);
+    const slice = Math.min(config.vocabSize, HEAD_SLICE_ROWS);
     const headBytes = HEAD_SLICE_COPIES * batch * lmTokens * slice * F32;
     trainingStep.push({
       name: "one layer in flight or the LM head",

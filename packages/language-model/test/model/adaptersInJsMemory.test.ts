@@ -1,7 +1,19 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { initBackend, occupyWasmHeap, WasmHeapExhaustedError } from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isInJsMemory, moveToJsMemory } from "../../src/index.js";
+import {
+  CausalLM,
+  canKeepInJsMemory,
+  enableLora,
+  isInJsMemory,
+  loadPretrained,
+  moveToJsMemory,
+  parseLoraConfig,
+  saveModel,
+} from "../../src/index.js";
 
 /*
  * Tensors kept in JavaScript memory (tfjs's cpu backend while wasm computes: the LoRA adapters of a
@@ -52,5 +64,57 @@ describe("a tensor kept in JavaScript memory on a full wasm heap", () => {
     expect(isInJsMemory(v)).toBe(false);
     expect((sum.dataSync() as Float32Array)[3]).toBe(Math.fround((expected[3] as number) + 1));
     tf.dispose([sum, v]);
+  });
+});
+
+describe("adapters kept in JavaScript memory, on the cpu backend", () => {
+  const config = {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: 40,
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    max_position_embeddings: 32,
+  };
+  const lora = parseLoraConfig({ r: 2, lora_alpha: 4, target_modules: ["q_proj", "v_proj", "down_proj"] }, "test");
+  let dir = "";
+  beforeAll(async () => {
+    await initBackend({ backend: "cpu" });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "adapters-cpu-"));
+    const model = CausalLM.create(config, { seed: 5 });
+    await saveModel(model, dir);
+    model.dispose();
+  });
+
+  it("moving is a no-op: the cpu backend is JavaScript memory already", async () => {
+    expect(canKeepInJsMemory()).toBe(false);
+    const t = tf.tensor1d([1, 2, 3]);
+    expect(moveToJsMemory(t)).toBe(false);
+    expect(isInJsMemory(t)).toBe(false);
+    t.dispose();
+    const model = await loadPretrained(dir, { offloadLayers: true });
+    enableLora(model, lora, { seed: 6 });
+    expect(model.keepAdaptersInJsMemory).toBe(true);
+    expect(model.adaptersInJsMemory).toBe(false);
+    expect(model.moveAdaptersToJsMemory()).toBe(0);
+    expect(model.adaptersOutsideHeap()).toBe(0);
+    model.dispose();
+  });
+
+  it("keepAdaptersInJsMemory takes true or false only, naming the field and the value", () => {
+    const model = CausalLM.create(config, { seed: 5 });
+    model.keepAdaptersInJsMemory = false;
+    expect(model.keepAdaptersInJsMemory).toBe(false);
+    const set = (value: unknown) => () => {
+      model.keepAdaptersInJsMemory = value as boolean;
+    };
+    expect(set("false")).toThrow('CausalLM.keepAdaptersInJsMemory must be true or false, got "false"');
+    expect(set(1)).toThrow("CausalLM.keepAdaptersInJsMemory must be true or false, got 1");
+    expect(set(undefined)).toThrow("CausalLM.keepAdaptersInJsMemory must be true or false, got undefined");
+    expect(model.keepAdaptersInJsMemory).toBe(false);
+    model.dispose();
   });
 });

@@ -10,7 +10,7 @@ import {
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CausalLM, enableLora, parseLoraConfig } from "../../src/index.js";
-import { HEAD_SLICE_ROWS } from "../../src/model/causalLM.js";
+import { HEAD_SLICE_ROWS } from "../../src/model/headSlice.js";
 import { recomputeFrugally } from "../../src/model/recompute.js";
 
 /**
