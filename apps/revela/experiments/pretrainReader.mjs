@@ -7,8 +7,8 @@
 
 import { initBackend } from "@revela/kernels";
 import { writeCheckpointTensors } from "@revela/language-model";
-import { ConsecutiveBatcher, chunkDocument, LanguageModelTrainer, LrSchedule, RevelaTrainer } from "@revela/trainer";
-import { arg, readingProbe, scratchSetup, documentText as text } from "./scratchSetup.mjs";
+import { ConsecutiveBatcher, chunkDocument, LrSchedule } from "@revela/trainer";
+import { arg, lmWarmupTrainer, readingProbe, scratchSetup, documentText as text } from "./scratchSetup.mjs";
 
 const steps = +arg("steps", 1500),
   every = +arg("every", 250),
@@ -34,35 +34,19 @@ const schedule = new LrSchedule({
   warmupSteps: Math.min(50, steps - 1),
   totalSteps: steps,
 });
-const trainer =
-  mode === "plain"
-    ? new LanguageModelTrainer({
-        lm,
-        encode: (t) => tok.encode(t),
-        eosTokenId: tok.eosTokenId,
-        padTokenId: tok.padTokenId,
-        maxTokens: maxLm,
-        lr,
-        weightDecay: 0.01,
-        maxGradNorm: 1,
-        schedule,
-      })
-    : new RevelaTrainer({
-        retriever,
-        retrieverModel,
-        lm,
-        tokenizers,
-        loss: { ...loss, dualLoss: true },
-        seed,
-        maxLmTokens: maxLm,
-        retrieverLr: 0,
-        lmLr: lr,
-        weightDecay: 0.01,
-        maxGradNorm: 1,
-        freezeLm: false,
-        schedule,
-        weightsFrom: "sameDocument",
-      });
+const trainer = lmWarmupTrainer({
+  mode,
+  lm,
+  tok,
+  tokenizers,
+  retriever,
+  retrieverModel,
+  seed,
+  loss,
+  maxLm,
+  lr,
+  schedule,
+});
 // The vocabulary goes with the weights: `revela train --lm-init <out>` tokenizes with it.
 await compaction.save(out);
 const batcher = new ConsecutiveBatcher(chunks, { batchSize: bs, seed: seed + 17 });

@@ -8,15 +8,13 @@ import {
   ConsecutiveBatcher,
   chunkDocument,
   disposeRevelaBatch,
-  LanguageModelTrainer,
   LrSchedule,
   otherDocumentWeights,
-  RevelaTrainer,
   revelaLmLoss,
   sameDocumentWeights,
 } from "@revela/trainer";
 import * as tf from "@tensorflow/tfjs";
-import { arg, scratchSetup, documentText as text } from "./scratchSetup.mjs";
+import { arg, lmWarmupTrainer, scratchSetup, documentText as text } from "./scratchSetup.mjs";
 
 const steps = +arg("steps", 300),
   every = +arg("every", 50),
@@ -39,35 +37,19 @@ const trainChunks = chunksOf(docs.filter((d) => !held.has(d.id)));
 const heldChunks = chunksOf(docs.filter((d) => held.has(d.id)));
 const loss = { temperature: 0.02, implementation: "streaming", topK: 2, valueNorm, dualLoss: true };
 const schedule = new LrSchedule({ kind: "constant", warmup: "linear", warmupSteps });
-const trainer =
-  mode === "plain"
-    ? new LanguageModelTrainer({
-        lm,
-        encode: (t) => tok.encode(t),
-        eosTokenId: tok.eosTokenId,
-        padTokenId: tok.padTokenId,
-        maxTokens: maxLm,
-        lr,
-        weightDecay: 0.01,
-        maxGradNorm: 1,
-        schedule,
-      })
-    : new RevelaTrainer({
-        retriever,
-        retrieverModel,
-        lm,
-        tokenizers,
-        loss,
-        seed,
-        maxLmTokens: maxLm,
-        retrieverLr: 0,
-        lmLr: lr,
-        weightDecay: 0.01,
-        maxGradNorm: 1,
-        freezeLm: false,
-        schedule,
-        weightsFrom: "sameDocument",
-      });
+const trainer = lmWarmupTrainer({
+  mode,
+  lm,
+  tok,
+  tokenizers,
+  retriever,
+  retrieverModel,
+  seed,
+  loss,
+  maxLm,
+  lr,
+  schedule,
+});
 const batcher = new ConsecutiveBatcher(trainChunks, { batchSize: bs, seed });
 const evalBatcher = new ConsecutiveBatcher(heldChunks, { batchSize: bs, seed: 7 });
 const evalBatches = Array.from({ length: +arg("eval-batches", 12) }, () => evalBatcher.next());

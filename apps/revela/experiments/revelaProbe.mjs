@@ -7,12 +7,11 @@ import {
   ConsecutiveBatcher,
   ContrastiveTrainer,
   chunkDocument,
-  LanguageModelTrainer,
   LrSchedule,
   RevelaTrainer,
   readingGain,
 } from "@revela/trainer";
-import { arg, readingProbe, scratchSetup, documentText as text } from "./scratchSetup.mjs";
+import { arg, lmWarmupTrainer, readingProbe, scratchSetup, documentText as text } from "./scratchSetup.mjs";
 
 const steps = +arg("steps", 200),
   every = +arg("every", 50);
@@ -123,35 +122,19 @@ const copying = () =>
 await evalRetriever(-1, { phase: "untrained", readingGain: reading(), copyingGain: copying() });
 if (lmSteps > 0) {
   const batcher = lmMode === "overlap" ? overlapBatches() : new ConsecutiveBatcher(chunks, { batchSize: bs, seed });
-  const warm =
-    lmMode === "plain"
-      ? new LanguageModelTrainer({
-          lm,
-          encode: (t) => tok.encode(t),
-          eosTokenId: tok.eosTokenId,
-          padTokenId: tok.padTokenId,
-          maxTokens: maxLm,
-          lr: lmLr,
-          weightDecay: 0.01,
-          maxGradNorm: 1,
-          schedule: sched(20),
-        })
-      : new RevelaTrainer({
-          retriever,
-          retrieverModel,
-          lm,
-          tokenizers,
-          loss: { ...loss, dualLoss: true },
-          seed,
-          maxLmTokens: maxLm,
-          retrieverLr: 0,
-          lmLr,
-          weightDecay: 0.01,
-          maxGradNorm: 1,
-          freezeLm: false,
-          schedule: sched(20),
-          weightsFrom: "sameDocument",
-        });
+  const warm = lmWarmupTrainer({
+    mode: lmMode === "plain" ? "plain" : "inbatch",
+    lm,
+    tok,
+    tokenizers,
+    retriever,
+    retrieverModel,
+    seed,
+    loss,
+    maxLm,
+    lr: lmLr,
+    schedule: sched(20),
+  });
   for (let s = 1; s <= lmSteps; s++) {
     const m = await warm.step(batcher.next());
     pinCopy();

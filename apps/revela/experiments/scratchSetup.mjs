@@ -12,7 +12,7 @@ import {
   VocabularyCompaction,
 } from "@revela/language-model";
 import { DenseEncoder } from "@revela/retriever";
-import { readingGain } from "@revela/trainer";
+import { LanguageModelTrainer, RevelaTrainer, readingGain } from "@revela/trainer";
 import * as tf from "@tensorflow/tfjs";
 
 /** `--name value` from the command line, else `fallback`. */
@@ -125,4 +125,48 @@ export function readingProbe({ chunks, lm, tokenizers, maxLm, loss, batchSize, B
         gain += readingGain(lm, [batch], tokenizers, maxLm, loss).gain;
     return +(gain / batches.length).toFixed(4);
   };
+}
+
+/**
+ * The LM trainer the experiments warm up with: "plain" next-token training, or ("inbatch") Revela's two
+ * passes with W spread over each chunk's other chunks of the same document and the dual loss — the
+ * retriever's lr is 0, so only the LM learns, paid for reading related chunks.
+ */
+export function lmWarmupTrainer({
+  mode,
+  lm,
+  tok,
+  tokenizers,
+  retriever,
+  retrieverModel,
+  seed,
+  loss,
+  maxLm,
+  lr,
+  schedule,
+}) {
+  const shared = { lm, weightDecay: 0.01, maxGradNorm: 1, schedule };
+  if (mode === "plain")
+    return new LanguageModelTrainer({
+      ...shared,
+      encode: (t) => tok.encode(t),
+      eosTokenId: tok.eosTokenId,
+      padTokenId: tok.padTokenId,
+      maxTokens: maxLm,
+      lr,
+    });
+  if (mode !== "inbatch") throw new Error(`lmWarmupTrainer: mode "plain" or "inbatch", got ${JSON.stringify(mode)}`);
+  return new RevelaTrainer({
+    ...shared,
+    retriever,
+    retrieverModel,
+    tokenizers,
+    loss: { ...loss, dualLoss: true },
+    seed,
+    maxLmTokens: maxLm,
+    retrieverLr: 0,
+    lmLr: lr,
+    freezeLm: false,
+    weightsFrom: "sameDocument",
+  });
 }
