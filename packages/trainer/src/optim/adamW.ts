@@ -1,6 +1,6 @@
+import { canKeepInJsMemory, guardDataMoves, isInJsMemory, moveToJsMemory } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import { type CheckpointData, type JsonObject, requireTensorRecord, type TensorRecord } from "../run/checkpointData.js";
-import { bringIntoHeap, keptInJsMemory, moveBackToJsMemory } from "./jsMemory.js";
 import type { LrSchedule } from "./lrSchedule.js";
 
 /** Parameters that share a learning rate and weight decay (e.g. the retriever vs the language model). */
@@ -370,10 +370,10 @@ function updateOnDevice(
   c: UpdateCoefficients,
 ): void {
   const { m, v } = moments;
-  const outside = keptInJsMemory(param);
-  // Brought in before any kernel reads it: a kernel's read would move it with tfjs's
-  // engine.moveData, which on a full heap frees its values before failing.
-  if (outside) bringIntoHeap(param);
+  const outside = canKeepInJsMemory() && isInJsMemory(param);
+  // The kernels below bring it into the heap with engine.moveData; tfjs's own frees its values
+  // before a full heap makes it fail, the guarded one keeps them.
+  if (outside) guardDataMoves();
   tf.tidy(() => {
     const g32 = g.dtype === "float32" ? g : tf.cast(g, "float32");
     const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g32, 1 - c.beta1));
@@ -426,7 +426,7 @@ function updateOnHost(
     const denom = f(f(f(Math.sqrt(v1)) / bias2Sqrt) + eps);
     out[i] = decayed - f(f(m1 / denom) * stepSize);
   }
-  assignWhereItWas(param, keptInJsMemory(param), () => tf.tensor(out, param.shape, "float32"));
+  assignWhereItWas(param, canKeepInJsMemory() && isInJsMemory(param), () => tf.tensor(out, param.shape, "float32"));
 }
 
 /**
@@ -438,5 +438,5 @@ function updateOnHost(
 function assignWhereItWas(param: tf.Variable, outside: boolean, value: () => tf.Tensor): void {
   // assign() references its argument: inside the tidy, the new value outlives it as the variable's.
   tf.tidy(() => param.assign(value()));
-  if (outside) moveBackToJsMemory(param);
+  if (outside) moveToJsMemory(param);
 }

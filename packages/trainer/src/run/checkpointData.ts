@@ -1,5 +1,5 @@
+import { canKeepInJsMemory, isInJsMemory, moveToJsMemory } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
-import { keptInJsMemory, moveBackToJsMemory } from "../optim/jsMemory.js";
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -81,8 +81,8 @@ export function assignFromRecords(
     }
     // Each variable where it was: one kept in JavaScript memory (a LoRA adapter of a model with
     // offloaded layers) goes back right after its assign, so the heap never holds them all at once.
-    const outside = keptInJsMemory(v);
+    const outside = canKeepInJsMemory() && isInJsMemory(v);
     tf.tidy(() => v.assign(tf.tensor(record.data, record.shape, "float32")));
-    if (outside) moveBackToJsMemory(v);
+    if (outside) moveToJsMemory(v);
   }
 }
