@@ -141,7 +141,20 @@ export function crossDocumentAttention(
     else if (implementation === "streaming")
       out = streamingCrossAttention(q, k, v, w, problem, weightGradient === "all");
     else out = topkCrossAttention(q, k, v, w, problem, topK);
-    if (queryMask !== null) out = tf.mul(out, tf.tensor4d(queryMask, [b, 1, l, 1]));
+    if (queryMask !== null) out = maskQueries(out, queryMask, b, l);
     return out as tf.Tensor4D;
   });
+}
+
+/**
+ * out ⊙ queryMask as an op that keeps nothing for backward: its gradient is dy ⊙ queryMask, and the
+ * mask is rebuilt from its values. (tf.mul would keep `out`, a copy of the queries' size, per layer.)
+ */
+function maskQueries(out: tf.Tensor, queryMask: Float32Array, b: number, l: number): tf.Tensor {
+  const apply = (x: tf.Tensor) => tf.tidy(() => tf.mul(x, tf.tensor4d(queryMask, [b, 1, l, 1])));
+  const f = tf.customGrad(((x: tf.Tensor) => ({
+    value: apply(x),
+    gradFunc: (dy: tf.Tensor) => apply(dy),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(out);
 }

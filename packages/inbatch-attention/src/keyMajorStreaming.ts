@@ -3,6 +3,7 @@ import { accumulate, addInto } from "./accumulate.js";
 import { fillPairMultipliers } from "./dropoutMask.js";
 import { type PairInputs, pairBackward, pairForward } from "./pairBlock.js";
 import { type CrossAttentionProblem, keyBias } from "./problem.js";
+import { headsFromRows, queryRows, rowsFromHeads } from "./queryRows.js";
 
 /**
  * `streaming` by key chunk: loops over key chunks j. In step j the query chunks attend to chunk j
@@ -17,10 +18,11 @@ import { type CrossAttentionProblem, keyBias } from "./problem.js";
  * `allPairsWeightGradient` a cheaper "forward-only" pass over all rows provides it; without, dL/dW
  * is computed only where W_ij ≠ 0 (0 elsewhere).
  *
- * qs [B, Hkv, rep·L, D] (queries times 1/√D), k/v [B, Hkv, L, D], w [B, B] → [B, Hkv, rep·L, D].
+ * q [B, H, L, D], k/v [B, Hkv, L, D], w [B, B] → [B, H, L, D]; inside, the queries are rows
+ * [Hkv, B, rep·L, D] times 1/√D (`queryRows`): a step stacks the rows of its query chunks per kv head.
  */
 export function keyMajorStreaming(
-  qs: tf.Tensor,
+  q: tf.Tensor,
   k: tf.Tensor,
   v: tf.Tensor,
   w: tf.Tensor,
@@ -28,10 +30,8 @@ export function keyMajorStreaming(
   p: CrossAttentionProblem,
   allPairsWeightGradient: boolean,
 ): tf.Tensor {
-  // [B, Hkv, rep·L, D] ↔ [Hkv, B, rep·L, D]: a step stacks the rows of its query chunks per kv head.
-  const swap = (x: tf.Tensor) => tf.transpose(x, [1, 0, 2, 3]);
-  const inputs = norm !== null ? [swap(qs), k, v, w, norm] : [swap(qs), k, v, w];
-  return swap(streamingCore(p, allPairsWeightGradient)(...inputs));
+  const inputs = norm !== null ? [q, k, v, w, norm] : [q, k, v, w];
+  return streamingCore(p, allPairsWeightGradient)(...inputs);
 }
 
 /** Query chunks i with W_ij ≠ 0, for each key chunk j. */
@@ -141,9 +141,9 @@ function streamingCore(p: CrossAttentionProblem, allPairsWeightGradient: boolean
   const { b, hkv, rep, l, d } = p;
   return tf.customGrad((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
-    const [qs, k, v, w, norm] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const [q, k, v, w, norm] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     save(args as tf.Tensor[]);
-    const s: Saved = { qs, k, v, norm, w: w.dataSync() as Float32Array };
+    const s: Saved = { qs: queryRows(q, p, true), k, v, norm, w: w.dataSync() as Float32Array };
     const active = activeChunks(s.w, b);
     let out: tf.Tensor | null = null;
     active.forEach((chunks, j) => {
@@ -155,13 +155,14 @@ function streamingCore(p: CrossAttentionProblem, allPairsWeightGradient: boolean
         return scatterChunks(b, subset, term);
       });
     });
-    const value = tf.reshape(out ?? tf.zeros([hkv, b, rep * l * d]), [hkv, b, rep * l, d]);
+    const value = headsFromRows(tf.reshape(out ?? tf.zeros([hkv, b, rep * l * d]), [hkv, b, rep * l, d]), p, true);
     return {
       value,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [qs2, k2, v2, , norm2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const [q2, k2, v2, , norm2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const qs2 = queryRows(q2, p, true);
         const s2: Saved = { qs: qs2, k: k2, v: v2, norm: norm2, w: s.w };
-        const gy = dy as tf.Tensor; // [Hkv, B, rep·L, D]
+        const gy = rowsFromHeads(dy as tf.Tensor, p, true); // [Hkv, B, rep·L, D]
         // [Hkv, D, B, rep·L], made on first use (only steps over all rows use them).
         let both: { gyT: tf.Tensor; qsT: tf.Tensor } | null = null;
         const transposed = () => {
@@ -224,13 +225,13 @@ function streamingCore(p: CrossAttentionProblem, allPairsWeightGradient: boolean
         });
         const dqsTotal: tf.Tensor = dqs ?? tf.zeros([hkv, b, rep * l * d]);
         const grads = [
-          tf.reshape(dqsTotal, [hkv, b, rep * l, d]),
+          tf.tidy(() => headsFromRows(tf.reshape(dqsTotal, [hkv, b, rep * l, d]), p, true, 1 / Math.sqrt(d))),
           tf.stack(dk),
           tf.stack(dv),
           tf.stack(dw, 1), // column j holds dL/dW[:, j]
         ];
         if (norm2 !== undefined) grads.push(tf.stack(dnorm));
-        tf.dispose([dqsTotal, both ?? [], ...dk, ...dv, ...dnorm, ...dw]);
+        tf.dispose([dqsTotal, qs2, gy, both ?? [], ...dk, ...dv, ...dnorm, ...dw]);
         return grads;
       },
     };

@@ -4,6 +4,7 @@ import { fillPairMultipliers } from "./dropoutMask.js";
 import { type PairInputs, pairBackward, pairForward } from "./pairBlock.js";
 import { type PairGroup, pairGroups } from "./pairGroups.js";
 import { type CrossAttentionProblem, MASKED_SCORE } from "./problem.js";
+import { headsFromRows, queryRows, rowsFromHeads } from "./queryRows.js";
 
 /**
  * `streaming` by pair: the pairs (i, j) with W_ij ≠ 0 — they alone add to the output and to the
@@ -13,17 +14,18 @@ import { type CrossAttentionProblem, MASKED_SCORE } from "./problem.js";
  * instead of keeping them, so memory stays O(B·H·L²). dL/dW is computed only where W_ij ≠ 0 (0
  * elsewhere): exact for W from a softmax (see `weightGradient`).
  *
- * qs [B, Hkv, rep·L, D] (queries times 1/√D), k/v [B, Hkv, L, D], w [B, B] → [B, Hkv, rep·L, D].
+ * q [B, H, L, D], k/v [B, Hkv, L, D], w [B, B] → [B, H, L, D]; inside, the queries are rows
+ * [B, Hkv, rep·L, D] times 1/√D (`queryRows`).
  */
 export function pairMajorStreaming(
-  qs: tf.Tensor,
+  q: tf.Tensor,
   k: tf.Tensor,
   v: tf.Tensor,
   w: tf.Tensor,
   norm: tf.Tensor | null,
   p: CrossAttentionProblem,
 ): tf.Tensor {
-  const inputs = norm !== null ? [qs, k, v, w, norm] : [qs, k, v, w];
+  const inputs = norm !== null ? [q, k, v, w, norm] : [q, k, v, w];
   return streamingCore(p)(...inputs);
 }
 
@@ -99,11 +101,11 @@ function streamingCore(p: CrossAttentionProblem) {
   const { b, hkv, rep, l, d } = p;
   return tf.customGrad((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
-    const [qs, k, v, w, norm] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const [q, k, v, w, norm] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     save(args as tf.Tensor[]);
     const weights = w.dataSync();
     const active = pairGroups(weights, b, (x) => x !== 0);
-    const s: Saved = { qs, k, v, norm };
+    const s: Saved = { qs: queryRows(q, p, false), k, v, norm };
     let out: tf.Tensor | null = null;
     for (const g of active) {
       out = accumulate(out, () => {
@@ -113,11 +115,12 @@ function streamingCore(p: CrossAttentionProblem) {
       });
     }
     return {
-      value: out ?? tf.zeros([b, hkv, rep * l, d]),
+      value: headsFromRows(out ?? tf.zeros([b, hkv, rep * l, d]), p, false),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [qs2, k2, v2, , norm2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const [q2, k2, v2, , norm2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const qs2 = queryRows(q2, p, false);
         const s2: Saved = { qs: qs2, k: k2, v: v2, norm: norm2 };
-        const gy = dy as tf.Tensor; // [B, Hkv, rep·L, D]
+        const gy = rowsFromHeads(dy as tf.Tensor, p, false); // [B, Hkv, rep·L, D]
         // [B, Hkv, D, rep·L]: transposed once for every group (transposed operands are slow on wasm).
         const gyT = tf.transpose(gy, [0, 1, 3, 2]);
         const qsT = tf.transpose(qs2, [0, 1, 3, 2]);
@@ -150,13 +153,9 @@ function streamingCore(p: CrossAttentionProblem) {
           dw = addInto(dw, gw);
           if (gn !== undefined) dnorm = addInto(dnorm, gn);
         }
-        tf.dispose([gyT, qsT]);
-        const grads = [
-          dqs ?? tf.zerosLike(qs2),
-          dk ?? tf.zerosLike(k2),
-          dv ?? tf.zerosLike(v2),
-          dw ?? tf.zeros([b, b]),
-        ];
+        const dq = dqs === null ? tf.zerosLike(q2) : headsFromRows(dqs, p, false, 1 / Math.sqrt(d));
+        tf.dispose([gy, gyT, qsT, qs2, dqs ?? []]);
+        const grads = [dq, dk ?? tf.zerosLike(k2), dv ?? tf.zerosLike(v2), dw ?? tf.zeros([b, b])];
         if (norm2 !== undefined) grads.push(dnorm ?? tf.zerosLike(norm2));
         return grads;
       },

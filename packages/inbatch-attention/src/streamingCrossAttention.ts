@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { keyMajorStreaming } from "./keyMajorStreaming.js";
 import { pairMajorStreaming } from "./pairMajorStreaming.js";
 import type { CrossAttentionProblem } from "./problem.js";
@@ -31,14 +31,10 @@ export function streamingCrossAttention(
   p: CrossAttentionProblem,
   allPairsWeightGradient: boolean,
 ): tf.Tensor {
-  const { b, h, hkv, rep, l, d } = p;
-  // [B, H, L, D] → [B, Hkv, rep·L, D] is a free reshape: query head h reads kv head ⌊h/rep⌋.
-  const qs = tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [b, hkv, rep * l, d]);
   const norm = p.valueNorm ? safeL2Norm(v) : null;
-  const out = byPair(w.dataSync(), b, allPairsWeightGradient)
-    ? pairMajorStreaming(qs, k, v, w, norm, p)
-    : keyMajorStreaming(qs, k, v, w, norm, p, allPairsWeightGradient);
-  return tf.reshape(out, [b, h, l, d]);
+  return byPair(w.dataSync(), p.b, allPairsWeightGradient)
+    ? pairMajorStreaming(q, k, v, w, norm, p)
+    : keyMajorStreaming(q, k, v, w, norm, p, allPairsWeightGradient);
 }
 
 function byPair(w: ArrayLike<number>, b: number, allPairsWeightGradient: boolean): boolean {

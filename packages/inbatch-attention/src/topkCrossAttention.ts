@@ -3,6 +3,7 @@ import { accumulate, addInto } from "./accumulate.js";
 import { fillPairMultipliers } from "./dropoutMask.js";
 import { type PairInputs, pairBackward, pairForward } from "./pairBlock.js";
 import { type CrossAttentionProblem, MASKED_SCORE } from "./problem.js";
+import { headsFromRows, queryRows, rowsFromHeads } from "./queryRows.js";
 import { safeL2Norm } from "./safeL2Norm.js";
 import { selectTopK } from "./selectTopK.js";
 
@@ -22,12 +23,10 @@ export function topkCrossAttention(
   p: CrossAttentionProblem,
   topK: number,
 ): tf.Tensor {
-  const { b, h, hkv, rep, l, d } = p;
-  const slots = transposeChoices(selectTopK(w.dataSync(), b, b, topK), topK);
-  // [B, H, L, D] → [B, Hkv, rep·L, D] is a free reshape: query head h reads kv head ⌊h/rep⌋.
-  const qs = tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [b, hkv, rep * l, d]);
-  const inputs = p.valueNorm ? [qs, k, v, w, safeL2Norm(v)] : [qs, k, v, w];
-  return tf.reshape(topkCore(p, slots)(...inputs), [b, h, l, d]);
+  const slots = transposeChoices(selectTopK(w.dataSync(), p.b, p.b, topK), topK);
+  // The core makes the query rows [B, Hkv, rep·L, D] times 1/√D itself (`queryRows`).
+  const inputs = p.valueNorm ? [q, k, v, w, safeL2Norm(v)] : [q, k, v, w];
+  return topkCore(p, slots)(...inputs);
 }
 
 /** choices[i] = chunk i's picks, best first → slots[s][i] = chunk i's s-th pick. */
@@ -98,8 +97,9 @@ function topkCore(p: CrossAttentionProblem, slots: Int32Array[]) {
   const { b } = p;
   return tf.customGrad((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
-    const [qs, k, v, w, norm] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const [q, k, v, w, norm] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     save(args as tf.Tensor[]);
+    const qs = queryRows(q, p, false);
     let out: tf.Tensor | null = null;
     for (const picks of slots) {
       out = accumulate(out, () => {
@@ -108,10 +108,11 @@ function topkCore(p: CrossAttentionProblem, slots: Int32Array[]) {
       });
     }
     return {
-      value: out as tf.Tensor,
+      value: headsFromRows(out as tf.Tensor, p, false),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [qs2, k2, v2, w2, norm2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-        const gy = dy as tf.Tensor;
+        const [q2, k2, v2, w2, norm2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const qs2 = queryRows(q2, p, false);
+        const gy = rowsFromHeads(dy as tf.Tensor, p, false); // [B, Hkv, rep·L, D]
         const gyT = tf.transpose(gy, [0, 1, 3, 2]);
         const qsT = tf.transpose(qs2, [0, 1, 3, 2]);
         let dqs: tf.Tensor | null = null;
@@ -139,8 +140,9 @@ function topkCore(p: CrossAttentionProblem, slots: Int32Array[]) {
           dw = addInto(dw, gw);
           if (gn !== undefined) dnorm = addInto(dnorm, gn);
         }
-        tf.dispose([gyT, qsT]);
-        const grads = [dqs as tf.Tensor, dk as tf.Tensor, dv as tf.Tensor, dw as tf.Tensor];
+        const dq = headsFromRows(dqs as tf.Tensor, p, false, 1 / Math.sqrt(p.d));
+        tf.dispose([gy, gyT, qsT, qs2, dqs as tf.Tensor]);
+        const grads = [dq, dk as tf.Tensor, dv as tf.Tensor, dw as tf.Tensor];
         if (norm2 !== undefined) grads.push(dnorm as tf.Tensor);
         return grads;
       },

@@ -80,4 +80,42 @@ describeEachBackend("memory", () => {
       tf.dispose(Object.values(t));
     });
   }
+
+  // Under a tape, what the term keeps for backward beyond its inputs: streaming and topk keep q, k,
+  // v and W themselves (the tape's clones share their data) and one new buffer, the [B, Hkv, L, 1]
+  // value norms. A scaled, regrouped or masked copy of the queries or of the output would each be one
+  // more buffer of B·H·L·D floats a layer (issue 15: such copies were 0.6 GiB of a qwen2.5-0.5b step
+  // at B 16). Counted as data buffers: tf.memory().numBytes also counts the tape's clones.
+  for (const [implementation, weights, weightGradient] of [
+    ["streaming", "zero-diagonal", "all"],
+    ["streaming", "permutation", "support"],
+    ["topk", "zero-diagonal", "all"],
+  ] as const) {
+    it(`${implementation} (${weights} W): under a tape the term keeps no copy of the queries or of its output`, () => {
+      const m = makeCase({ b: 6, h: 4, hkv: 2, l: 8, d: 4, padded: true, queryMask: true, seed: 2, weights });
+      const t = m.tensors();
+      let kept = -1;
+      const grads = tf.tidy(() =>
+        tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, w: tf.Tensor) => {
+          const before = tf.memory().numDataBuffers;
+          // The inner tidy frees every intermediate the tape does not keep.
+          const out = tf.tidy(() =>
+            crossDocumentAttention(q, k, v, w, {
+              implementation,
+              keyPaddingMask: t.keyMask!,
+              queryMask: t.queryMask!,
+              topK: 2,
+              dropout: { rate: 0.1, seed: 3 },
+              weightGradient,
+            }),
+          );
+          kept = tf.memory().numDataBuffers - before - 1; // less the output's own buffer
+          return tf.sum(out);
+        })([t.q, t.k, t.v, t.w]),
+      );
+      tf.dispose(grads);
+      expect(kept).toBe(1);
+      tf.dispose(Object.values(t));
+    });
+  }
 });
