@@ -56,9 +56,10 @@ export interface ForwardOptions {
   training?: { dropoutSeed?: number };
   /**
    * Activation recomputation (default: the model's `recomputeLayers`): each decoder layer keeps for
-   * backward only its input, its attention output and q, k, v, and backward recomputes the rest
-   * (norms, projections, LoRA, MLP, attention probabilities) — for smollm2-135m at L 156 2,112
-   * instead of 19,004 floats per token and layer, for one more forward of those pieces. Ignored
+   * backward only its input and its attention output (merged heads), and backward recomputes the
+   * rest (norms, projections, LoRA, attention, MLP) — for smollm2-135m at L 156 1,152 instead of
+   * 19,004 floats per token and layer, for one more forward of those pieces. Keys and values a caller
+   * asks for, and the queries an `attentionTerm` reads, are kept by whoever keeps them. Ignored
    * when LoRA dropout has no seed. A model with offloaded layers (`offloadLayers`) refuses to record
    * gradients without it: the tape would keep every layer's weights as float32 tensors.
    */
@@ -591,6 +592,7 @@ export class CausalLM {
         // nothing backward needs is lost: tfjs keeps its own references to the saved tensors.
         const layer = tf.tidy(() => this.layer(i, x, mask, b, cos, sin, options, last));
         if (options.returnKeyValues) {
+          if (!layer.k || !layer.v) throw new Error(`CausalLM: layer ${i} returned no keys and values`);
           keys.push(layer.k);
           values.push(layer.v);
         }
@@ -630,7 +632,7 @@ export class CausalLM {
     sin: tf.Tensor2D,
     options: ForwardOptions,
     keyValuesOnly: boolean,
-  ): { x?: tf.Tensor; k: tf.Tensor4D; v: tf.Tensor4D } {
+  ): { x?: tf.Tensor; k?: tf.Tensor4D; v?: tf.Tensor4D } {
     const c = this.config;
     const training = options.training;
     const p = `model.layers.${i}`;
@@ -657,8 +659,15 @@ export class CausalLM {
       if (!w) throw new Error(`CausalLM: parameter "${p}.${name}.weight" is missing (model disposed?)`);
       return w;
     };
-    // Before attention: norm, q/k/v projections, RoPE — a function of the layer input alone.
-    const attentionInputs = (x: tf.Tensor): tf.Tensor[] =>
+    // What leaves the attention piece: what a caller asked for (keys and values; the queries for the
+    // extension point's term) besides the attention output. Anything else it makes is freed after
+    // the forward pass, or — recomputed — never kept.
+    const term = options.attentionTerm;
+    const withKeyValues = keyValuesOnly || options.returnKeyValues === true;
+    // Norm, q/k/v projections, RoPE and causal self-attention — a function of the layer input alone.
+    // Recomputed as one piece, a layer keeps for backward its input, not q, k, v and the attention
+    // output too (issue 15: 1,152 of 2,944 floats a token and layer of the qwen2.5-0.5b shape).
+    const attention = (x: tf.Tensor, pad: tf.Tensor): tf.Tensor[] =>
       this.withLayerWeights((weight) => {
         const h = rmsNorm(x, norm(weight, "input_layernorm"), c.rmsNormEps); // [B·L, d]
         const k = applyRope(
@@ -673,7 +682,9 @@ export class CausalLM {
           cos,
           sin,
         ); // [B, H, L, D]
-        return [k, v, q];
+        // Its probabilities are kept only while this piece runs (forward, or its recomputed backward).
+        const att = causalSelfAttention(q, k, v, { keyPaddingMask: pad });
+        return [att, ...(withKeyValues ? [k, v] : []), ...(term ? [q] : [])];
       });
     // After attention: output projection, residual, norm, MLP, residual.
     const rest = (x: tf.Tensor, merged: tf.Tensor): tf.Tensor[] =>
@@ -684,33 +695,36 @@ export class CausalLM {
         const up = this.proj(h2, `${p}.mlp.up_proj`, training, weight);
         return [residualAdd(x1, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training, weight))];
       });
-    // With recomputation, backward keeps each piece's inputs and runs it again; the attention in
-    // between (and the extension point's term, whose inputs only the caller knows) is taped as usual.
-    // Each piece in its own tidy: without a tape (encoding) only one piece's intermediates exist at
-    // a time — RoPE, head splits and the MLP make several copies of each activation.
-    const [k, v, q] = tf.tidy(() =>
+    // With recomputation, backward keeps each piece's inputs and runs it again; the extension point's
+    // term in between (whose inputs only the caller knows) is taped as usual. Each piece in its own
+    // tidy: without a tape (encoding) only one piece's intermediates exist at a time — RoPE, head
+    // splits and the MLP make several copies of each activation.
+    const outputs = tf.tidy(() =>
       recompute
-        ? recomputeFrugally(attentionInputs, [input], this.layerVariables(i, "attention"))
-        : attentionInputs(input),
-    ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D | undefined];
-    if (keyValuesOnly || !q) return { k, v };
+        ? recomputeFrugally(attention, [input], this.layerVariables(i, "attention"), [mask])
+        : attention(input, mask),
+    );
+    if (keyValuesOnly) return { k: outputs[0] as tf.Tensor4D, v: outputs[1] as tf.Tensor4D };
+    const [selfAttention, ...rest1] = outputs as tf.Tensor4D[];
+    const [k, v] = withKeyValues ? rest1.splice(0, 2) : [];
+    const q = term ? rest1[0] : undefined;
     const merged = tf.tidy(() => {
-      let att: tf.Tensor = causalSelfAttention(q, k, v, { keyPaddingMask: mask, recomputeProbabilities: recompute });
-      const term = options.attentionTerm?.({ layer: i, queries: q });
-      if (term) {
-        if (term.rank !== 4 || term.shape.some((s, j) => s !== att.shape[j])) {
+      let att: tf.Tensor = selfAttention as tf.Tensor4D;
+      const added = q ? term?.({ layer: i, queries: q }) : undefined;
+      if (added) {
+        if (added.rank !== 4 || added.shape.some((s, j) => s !== att.shape[j])) {
           throw new Error(
-            `CausalLM.forward: attentionTerm of layer ${i} returned shape [${term.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
+            `CausalLM.forward: attentionTerm of layer ${i} returned shape [${added.shape.join(", ")}]; it must match the attention output [${att.shape.join(", ")}]`,
           );
         }
-        att = residualAdd(att, term);
+        att = residualAdd(att, added);
       }
       return mergeHeads(att);
     });
     const [x] = tf.tidy(() =>
       recompute ? recomputeFrugally(rest, [input, merged], this.layerVariables(i, "rest")) : rest(input, merged),
     );
-    return { x: x as tf.Tensor, k, v };
+    return { x: x as tf.Tensor, ...(k && v ? { k, v } : {}) };
   }
 
   /**

@@ -82,16 +82,24 @@ export interface RunMemoryEstimate {
 const F32 = 4;
 /** The heap beyond the tensors, as a share of them (see estimateRunMemory). */
 const HEAP_OVERHEAD = 0.1;
-/** Per token and decoder layer, in units of hidden_size: what a measured step held beyond the counted items. */
-const UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER = 0.8;
+/**
+ * Per token and decoder layer, in units of hidden_size: what measured steps held beyond the counted
+ * items. Measured on 2- and 4-layer cuts of the qwen2.5-0.5b shape at r 256, B 16 × L 156 (`revela
+ * bench --model`): 1.50 and 1.64 GiB of tensor buffers at the peak, 70 ± 5 MiB a layer against 69.4
+ * MiB of activations counted (0.8 before a recomputed layer stopped keeping q, k, v and the in-batch
+ * term its copies of the queries; issue 15).
+ */
+const UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER = 0.1;
 /** A layer in flight as measured, relative to its activations and gradients as counted. */
 const IN_FLIGHT_MEASURED = 1.4;
 /**
  * The same for a recomputed layer, whose backward is frugal (CausalLM's recomputeFrugally): 320 MiB
  * measured against 362 MiB counted for the MLP piece of a smollm2-135m layer at B 16 × L 156, r 256
- * (issue 15; 617 MiB while tfjs's engine.gradients ran the piece's backward).
+ * (issue 15; 617 MiB while tfjs's engine.gradients ran the piece's backward). 1.0 since the causal
+ * attention is recomputed inside the first piece (its probabilities and their gradients in flight
+ * too): the 2-layer qwen2.5-0.5b step above held 1.50 GiB at its peak, 1.42 GiB counted with 0.9.
  */
-const IN_FLIGHT_RECOMPUTED_MEASURED = 0.9;
+const IN_FLIGHT_RECOMPUTED_MEASURED = 1.0;
 /** CausalLM's default inferenceRowsPerPass. */
 const ENCODE_ROWS = 2048;
 /** [N, slice] tensors the head's loss holds at once in backward (measured: logits, exp, softmax − onehot, products). */
@@ -130,8 +138,9 @@ function loraLayerWidths(config: ModelConfig, lora: LoraConfig): { modules: numb
  * outputs (5·d), queries and attention output (2·q), keys and values (2·kv), attention
  * probabilities (heads · context), the MLP's gate, up and product (3·ffn), each LoRA's r-wide
  * middle (before and after scaling), and with LoRA dropout the dropped copy of each targeted input.
- * With `recompute`, what recomputation keeps: the layer input, the attention output, and q, k, v
- * (d + 2·q + 2·kv; the attention probabilities are recomputed too).
+ * With `recompute`, what recomputation keeps: the layer input and the attention output (d + q;
+ * everything else, attention included, is recomputed). Queries, keys and values someone else keeps
+ * (Revela's in-batch term) are not counted here.
  */
 export function activationFloatsPerTokenLayer(
   config: ModelConfig,
@@ -142,8 +151,7 @@ export function activationFloatsPerTokenLayer(
   const d = config.hiddenSize;
   const q = config.numAttentionHeads * config.headDim;
   const kv = config.numKeyValueHeads * config.headDim;
-  // With recomputation the attention keeps q, k, v and recomputes its probabilities.
-  if (recompute) return d + 2 * q + 2 * kv;
+  if (recompute) return d + q;
   let floats = 5 * d + 2 * q + 2 * kv + config.numAttentionHeads * context + 3 * config.intermediateSize;
   if (lora) {
     const { modules, inputs } = loraLayerWidths(config, lora);
@@ -273,6 +281,8 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
   }
 
   const layers = config.numHiddenLayers;
+  const queryWidth = config.numAttentionHeads * config.headDim;
+  const kvWidth = config.numKeyValueHeads * config.headDim;
   const trainingStep: RunMemoryItem[] = [];
   if (shape.train) {
     const { batch, lmTokens, retrieverTokens } = shape.train;
@@ -282,44 +292,24 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
       tokens * activationFloatsPerTokenLayer(config, lora, context, recompute);
     const retrieverFloats =
       layers * (perLayer(batch * retrieverTokens, retrieverTokens) + perLayer(batch * queryTokens, queryTokens));
-    // Pass 1 (keys and values) and pass 2 (with the in-batch term) both run under the tape.
-    const passFloats = layers * perLayer(batch * lmTokens, lmTokens);
-    const lmFloats = 2 * passFloats;
+    // Pass 1 (keys and values) and pass 2 (with the in-batch term) both run under the tape. A
+    // recomputed layer keeps neither its queries nor its keys and values: the in-batch term keeps
+    // pass 2's queries and pass 1's keys and values (kept in full without recomputation).
+    const lmLayerTokens = layers * batch * lmTokens;
+    const termFloats = recompute ? lmLayerTokens * (queryWidth + 2 * kvWidth) : 0;
+    const pass2Floats = layers * perLayer(batch * lmTokens, lmTokens) + (recompute ? lmLayerTokens * queryWidth : 0);
+    const lmFloats = 2 * layers * perLayer(batch * lmTokens, lmTokens) + termFloats;
     trainingStep.push({
       name: "activations",
       bytes: (retrieverFloats + lmFloats) * F32,
-      detail: `B ${batch}, LM L ${lmTokens} (two passes), retriever L ${retrieverTokens} + ${queryTokens}, ${layers} layers, ${recompute ? "recomputed per layer" : "kept for backward"}`,
+      detail: `B ${batch}, LM L ${lmTokens} (two passes), retriever L ${retrieverTokens} + ${queryTokens}, ${layers} layers, ${recompute ? "recomputed per layer (each keeps its input and attention output; the in-batch term pass 2's queries and pass 1's keys and values)" : "kept for backward"}`,
     });
-    // Pass 2's in-batch term keeps its own scaled copy of each layer's queries for its gradient
-    // (@revela/inbatch-attention's streaming implementation saves q/√d).
-    const queryFloats = config.numAttentionHeads * config.headDim;
-    trainingStep.push({
-      name: "in-batch term queries",
-      bytes: layers * batch * lmTokens * queryFloats * F32,
-      detail: `q/√d of pass 2 kept per layer by the in-batch term's gradient`,
-    });
-    // Found by tagging every allocation of a measured step (smollm2-135m shape, r 256, B 16, 2 and 4
-    // layers; issue 15): what each layer adds beyond the recomputed activations is, besides q/√d,
-    // two grouped copies of pass 2's queries that the in-batch term saves for its gradient —
-    // [B, Hkv, g·L, D] and its transpose [Hkv, B, g·L, D] (g = heads per key/value head) — 11 MiB a
-    // layer at B 16 × L 156 for smollm2-135m.
-    const groupedQueryBytes = layers * 2 * batch * lmTokens * queryFloats * F32;
-    trainingStep.push({
-      name: "in-batch term grouped queries",
-      bytes: groupedQueryBytes,
-      detail:
-        "pass 2's queries grouped by key/value head, and that transposed, kept per layer by the in-batch term's gradient",
-    });
-    // The rest of what measured steps held: the 30-layer run at B 16 (which the estimate without it
-    // let through) ran out of the heap in pass 2's head with 3.84 GiB of tensors live, at least
-    // 0.8·d floats a token and layer beyond the items then counted, which included neither grouped
-    // copy. The grouped copies are part of that 0.8·d; what is left of it stays unattributed.
+    // The rest of what measured steps held, per token and layer, beyond the items counted here.
     const allTokens = 2 * batch * lmTokens + batch * (retrieverTokens + queryTokens);
-    const measuredBeyond = UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER * config.hiddenSize * layers * allTokens * F32;
     trainingStep.push({
       name: "unattributed (measured)",
-      bytes: Math.round(Math.max(0, measuredBeyond - groupedQueryBytes)),
-      detail: `what a measured step held beyond the items counted: ${UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER}·d floats a token and layer, less the in-batch term's grouped queries`,
+      bytes: Math.round(UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER * config.hiddenSize * layers * allTokens * F32),
+      detail: `what measured steps held beyond the items counted: ${UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER}·d floats a token and layer`,
     });
     // The layer in flight: its full activations and their gradients (in backward, the recomputed layer).
     const widest = Math.max(batch * retrieverTokens, batch * lmTokens);
@@ -378,10 +368,9 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     // and pass 1's key/value gradients have replaced pass 2's activations; at the end all gradients
     // replace all activations (the accumulator then copies them out of the heap). They add to the
     // peak only by what they exceed the activations they replace.
-    const kv = config.numKeyValueHeads * config.headDim;
     const lmGrads = trainLm ? (lora ? lmAdapters : lmBase) : 0;
     const forwardEnd = sum(trainingStep);
-    const afterPass2 = forwardEnd - passFloats * F32 + (lmGrads + 2 * kv * layers * batch * lmTokens) * F32;
+    const afterPass2 = forwardEnd - pass2Floats * F32 + (lmGrads + 2 * kvWidth * lmLayerTokens) * F32;
     // Gradients stay in the heap (they are not moved to JavaScript memory as the adapters are):
     // they exist only once backward has freed the activations they replace, so they cost the peak
     // only what they exceed them by.

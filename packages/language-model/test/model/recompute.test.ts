@@ -211,4 +211,40 @@ describe("recomputeFrugally", () => {
     tf.dispose([value, grads, reference.value, reference.grads, x, w]);
     expect(tf.memory().numTensors).toBe(tensors - 2);
   });
+
+  // What a recomputed layer keeps for backward, counted as new data buffers (tf.memory().numBytes
+  // also counts the tape's clones, which share their data): per layer, the difference between a
+  // 4- and a 2-layer model. Its input (the previous layer's output) and its attention output
+  // (merged heads, the input of the MLP piece) — 2 buffers. The queries an attention term reads are
+  // kept by that term; keys and values only where a caller asks for them. (Before issue 15's last
+  // cut each layer also kept its q, k, v and its padding bias: 6 a layer.)
+  it("a recomputed layer keeps its input and its attention output: 2 buffers a layer, 3 with an attention term that keeps its queries", () => {
+    const keptPerLayer = (withTerm: boolean) => {
+      const kept = [2, 4].map((layers) => {
+        const model = CausalLM.create({ ...llama, num_hidden_layers: layers }, { seed: 30, backbone: true });
+        model.recomputeLayers = true;
+        enableLora(model, lora, { seed: 31 });
+        const { ids, mask } = batch(2, 6, llama.vocab_size);
+        const mix = tf.variable(tf.scalar(0.5));
+        let buffers = -1;
+        const { value, grads } = frugalVariableGrads(() => {
+          const before = tf.memory().numDataBuffers;
+          const out = model.forward(ids, mask, {
+            returnLogits: false,
+            training: { dropoutSeed: 3 },
+            // tf.mul keeps both its inputs: the queries and mix.
+            ...(withTerm ? { attentionTerm: ({ queries }) => tf.mul(queries, mix) } : {}),
+          });
+          buffers = tf.memory().numDataBuffers - before;
+          return tf.sum(out.lastHiddenState) as tf.Scalar;
+        }, [...model.trainableVariables(), mix]);
+        tf.dispose([value, grads, ids, mask, mix]);
+        model.dispose();
+        return buffers;
+      });
+      return ((kept[1] as number) - (kept[0] as number)) / 2;
+    };
+    expect(keptPerLayer(false)).toBe(2);
+    expect(keptPerLayer(true)).toBe(3);
+  });
 });
