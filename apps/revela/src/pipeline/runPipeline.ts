@@ -1,7 +1,15 @@
 import os from "node:os";
 import path from "node:path";
 import { type BeirDataset, Bm25Index, loadBeirDataset, type Run, reciprocalRankFusion } from "@revela/eval";
-import { type BackendName, type BackendReport, initBackend } from "@revela/kernels";
+import {
+  type BackendName,
+  type BackendReport,
+  formatBytes,
+  initBackend,
+  resetWasmTensorPeak,
+  wasmHeapBytes,
+  wasmTensorBytes,
+} from "@revela/kernels";
 import type { CausalLM } from "@revela/language-model";
 import { DenseEncoder, Retriever, saveRetriever } from "@revela/retriever";
 import {
@@ -56,10 +64,18 @@ class Clock {
   async phase<T>(name: string, io: PipelineIO, f: () => Promise<T> | T): Promise<T> {
     const t0 = Date.now();
     io.log(`▸ ${name}…`);
+    resetWasmTensorPeak();
     const out = await f();
     const seconds = (Date.now() - t0) / 1000;
     this.timings.push({ phase: name, seconds });
-    io.log(`  ${name}: ${seconds.toFixed(1)} s`);
+    // On wasm, what the phase needed of the 4 GiB heap (the heap never shrinks: its size is the run's
+    // largest so far), so that a run that came close to the limit says so.
+    const heap = wasmHeapBytes();
+    const memory =
+      heap === null
+        ? ""
+        : ` (wasm tensor buffers peaked at ${formatBytes(wasmTensorBytes().peak)}; heap ${formatBytes(heap)})`;
+    io.log(`  ${name}: ${seconds.toFixed(1)} s${memory}`);
     return out;
   }
 }
