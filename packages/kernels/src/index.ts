@@ -4,7 +4,7 @@
  */
 
 export { frugalVariableGrads } from "./autodiff/frugalVariableGrads.js";
-export { recomputeInBackward } from "./autodiff/recomputeInBackward.js";
+export { type RecomputeOptions, recomputeInBackward } from "./autodiff/recomputeInBackward.js";
 export {
   BACKEND_NAMES,
   type BackendName,

@@ -5,6 +5,7 @@ import {
   headCrossEntropy,
   IGNORE_INDEX,
   mergeHeads,
+  recomputeInBackward,
   residualAdd,
   rmsNorm,
   ropeTables,
@@ -30,7 +31,7 @@ import {
   toHostWeight,
 } from "./hostWeights.js";
 import { type LoraAdapter, projection } from "./projection.js";
-import { recomputeFrugally } from "./recompute.js";
+
 import { namedVariable } from "./variableName.js";
 
 /**
@@ -701,7 +702,7 @@ export class CausalLM {
     // splits and the MLP make several copies of each activation.
     const outputs = tf.tidy(() =>
       recompute
-        ? recomputeFrugally(attention, [input], this.layerVariables(i, "attention"), [mask])
+        ? recomputeInBackward(attention, [input], this.layerVariables(i, "attention"), { constants: [mask] })
         : attention(input, mask),
     );
     if (keyValuesOnly) return { k: outputs[0] as tf.Tensor4D, v: outputs[1] as tf.Tensor4D };
@@ -722,13 +723,13 @@ export class CausalLM {
       return mergeHeads(att);
     });
     const [x] = tf.tidy(() =>
-      recompute ? recomputeFrugally(rest, [input, merged], this.layerVariables(i, "rest")) : rest(input, merged),
+      recompute ? recomputeInBackward(rest, [input, merged], this.layerVariables(i, "rest")) : rest(input, merged),
     );
     return { x: x as tf.Tensor, ...(k && v ? { k, v } : {}) };
   }
 
   /**
-   * The weights and adapters that one piece of decoder layer i reads (recomputeFrugally keeps the
+   * The weights and adapters that one piece of decoder layer i reads (recomputeInBackward keeps the
    * trainable ones): "attention" — the input norm and the q/k/v projections — or "rest" — the output
    * projection, the post-attention norm and the MLP. Each piece gets only its own: a variable the
    * piece does not read would get a zero gradient allocated in every recomputed backward.

@@ -93,7 +93,7 @@ const UNATTRIBUTED_FLOATS_PER_TOKEN_LAYER = 0.1;
 /** A layer in flight as measured, relative to its activations and gradients as counted. */
 const IN_FLIGHT_MEASURED = 1.4;
 /**
- * The same for a recomputed layer, whose backward is frugal (CausalLM's recomputeFrugally): 320 MiB
+ * The same for a recomputed layer, whose backward is frugal (@revela/kernels' recomputeInBackward): 320 MiB
  * measured against 362 MiB counted for the MLP piece of a smollm2-135m layer at B 16 × L 156, r 256
  * (issue 15; 617 MiB while tfjs's engine.gradients ran the piece's backward). 1.0 since the causal
  * attention is recomputed inside the first piece (its probabilities and their gradients in flight

@@ -11,11 +11,10 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CausalLM, enableLora, parseLoraConfig } from "../../src/index.js";
 import { HEAD_SLICE_ROWS } from "../../src/model/headSlice.js";
-import { recomputeFrugally } from "../../src/model/recompute.js";
 
 /**
  * What a training step holds in flight in backward (issue 15): a recomputed layer piece's own
- * backward runs frugally (recomputeFrugally) instead of under tfjs's engine.gradients, and the LM
+ * backward runs frugally (@revela/kernels' recomputeInBackward, its default) instead of under tfjs's engine.gradients, and the LM
  * head's loss runs over vocabulary slices of HEAD_SLICE_ROWS rows.
  */
 
@@ -58,11 +57,11 @@ describe("backward in flight on the wasm heap", () => {
     };
     const input = random([n, d], 10);
     const vars = Object.values(adapters);
-    const step = (recompute: typeof recomputeFrugally) => {
+    const step = (backward: "frugal" | "engine") => {
       resetWasmTensorPeak();
       const before = wasmTensorBytes().live;
       const { value, grads } = frugalVariableGrads(() => {
-        const [y] = recompute(mlpPiece(w, adapters), [input], vars);
+        const [y] = recomputeInBackward(mlpPiece(w, adapters), [input], vars, { backward });
         return tf.sum(tf.square(y as tf.Tensor)) as tf.Scalar;
       }, vars);
       const peak = wasmTensorBytes().peak - before;
@@ -74,8 +73,8 @@ describe("backward in flight on the wasm heap", () => {
       tf.dispose([value, grads]);
       return out;
     };
-    const stock = step(recomputeInBackward);
-    const frugal = step(recomputeFrugally);
+    const stock = step("engine");
+    const frugal = step("frugal");
     expect(frugal.loss).toBe(stock.loss);
     for (const [i, g] of frugal.grads.entries()) expect(g, `gradient ${i}`).toEqual(stock.grads[i]);
     // Measured: 26.5 MiB under engine.gradients, 16.1 MiB frugally.

@@ -1,8 +1,13 @@
-import { frugalVariableGrads, initBackend, occupyWasmHeap, WasmHeapExhaustedError } from "@revela/kernels";
+import {
+  frugalVariableGrads,
+  initBackend,
+  occupyWasmHeap,
+  recomputeInBackward,
+  WasmHeapExhaustedError,
+} from "@revela/kernels";
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CausalLM, enableLora, parseLoraConfig } from "../../src/index.js";
-import { recomputeFrugally } from "../../src/model/recompute.js";
 
 /**
  * Activation recomputation per decoder layer (ForwardOptions.recompute / model.recomputeLayers):
@@ -146,7 +151,7 @@ describe("activation recomputation on the wasm heap", () => {
   });
 });
 
-describe("recomputeFrugally", () => {
+describe("recomputeInBackward in a decoder layer", () => {
   beforeAll(async () => {
     await initBackend({ backend: "cpu" });
   });
@@ -184,7 +189,7 @@ describe("recomputeFrugally", () => {
   it("a recomputed backward that throws leaves no tensor or variable behind, and the next backward runs", () => {
     const engine = tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } };
     const registered = () => Object.keys(engine.state.registeredVariables).length;
-    const w = tf.variable(tf.tensor2d([0.5, -1, 2, 0.25], [2, 2]), true, "recomputeFrugally-test-w");
+    const w = tf.variable(tf.tensor2d([0.5, -1, 2, 0.25], [2, 2]), true, "recomputeInBackward-test-w");
     const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
     let runs = 0;
     let failAt = 2;
@@ -194,7 +199,7 @@ describe("recomputeFrugally", () => {
       if (runs === failAt) throw new Error("recomputation failed");
       return [tf.matMul(input, w)];
     };
-    const loss = () => tf.sum(tf.square(recomputeFrugally(piece, [x], [w])[0] as tf.Tensor)) as tf.Scalar;
+    const loss = () => tf.sum(tf.square(recomputeInBackward(piece, [x], [w])[0] as tf.Tensor)) as tf.Scalar;
     const tensors = tf.memory().numTensors;
     const variables = registered();
     expect(() => frugalVariableGrads(loss, [w])).toThrow("recomputation failed");
