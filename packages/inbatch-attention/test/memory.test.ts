@@ -7,6 +7,22 @@ import { size } from "./support/reference.js";
 
 const c = makeCase({ b: 6, h: 4, hkv: 2, l: 8, d: 4, padded: true, queryMask: true, seed: 2 });
 
+/** The options every memory test runs with: padded keys, a query mask, top-2, dropout. */
+function options(
+  implementation: (typeof IMPLEMENTATIONS)[number],
+  t: ReturnType<typeof c.tensors>,
+  weightGradient: "all" | "support",
+) {
+  return {
+    implementation,
+    keyPaddingMask: t.keyMask!,
+    queryMask: t.queryMask!,
+    topK: 2,
+    dropout: { rate: 0.1, seed: 3 },
+    weightGradient,
+  };
+}
+
 /** Forward + backward with respect to every input, releasing everything it made. */
 function step(
   implementation: (typeof IMPLEMENTATIONS)[number],
@@ -15,16 +31,7 @@ function step(
 ) {
   const grads = tf.tidy(() =>
     tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, w: tf.Tensor) =>
-      tf.sum(
-        crossDocumentAttention(q, k, v, w, {
-          implementation,
-          keyPaddingMask: t.keyMask!,
-          queryMask: t.queryMask!,
-          topK: 2,
-          dropout: { rate: 0.1, seed: 3 },
-          weightGradient,
-        }),
-      ),
+      tf.sum(crossDocumentAttention(q, k, v, w, options(implementation, t, weightGradient))),
     )([t.q, t.k, t.v, t.w]),
   );
   tf.dispose(grads);
@@ -99,16 +106,7 @@ describeEachBackend("memory", () => {
         tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, w: tf.Tensor) => {
           const before = tf.memory().numDataBuffers;
           // The inner tidy frees every intermediate the tape does not keep.
-          const out = tf.tidy(() =>
-            crossDocumentAttention(q, k, v, w, {
-              implementation,
-              keyPaddingMask: t.keyMask!,
-              queryMask: t.queryMask!,
-              topK: 2,
-              dropout: { rate: 0.1, seed: 3 },
-              weightGradient,
-            }),
-          );
+          const out = tf.tidy(() => crossDocumentAttention(q, k, v, w, options(implementation, t, weightGradient)));
           kept = tf.memory().numDataBuffers - before - 1; // less the output's own buffer
           return tf.sum(out);
         })([t.q, t.k, t.v, t.w]),

@@ -31,7 +31,6 @@ import {
   toHostWeight,
 } from "./hostWeights.js";
 import { type LoraAdapter, projection } from "./projection.js";
-
 import { namedVariable } from "./variableName.js";
 
 /**
@@ -706,12 +705,13 @@ export class CausalLM {
         : attention(input, mask),
     );
     if (keyValuesOnly) return { k: outputs[0] as tf.Tensor4D, v: outputs[1] as tf.Tensor4D };
-    const [selfAttention, ...rest1] = outputs as tf.Tensor4D[];
-    const [k, v] = withKeyValues ? rest1.splice(0, 2) : [];
-    const q = term ? rest1[0] : undefined;
+    // [attention output, (k, v), (q)], as the piece returned them.
+    const [selfAttention, ...extra] = outputs as tf.Tensor4D[];
+    const [k, v] = withKeyValues ? extra : [];
+    const q = extra[withKeyValues ? 2 : 0];
     const merged = tf.tidy(() => {
       let att: tf.Tensor = selfAttention as tf.Tensor4D;
-      const added = q ? term?.({ layer: i, queries: q }) : undefined;
+      const added = term && q ? term({ layer: i, queries: q }) : undefined;
       if (added) {
         if (added.rank !== 4 || added.shape.some((s, j) => s !== att.shape[j])) {
           throw new Error(

@@ -303,9 +303,10 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
     // recomputed layer keeps neither its queries nor its keys and values: the in-batch term keeps
     // pass 2's queries and pass 1's keys and values (kept in full without recomputation).
     const lmLayerTokens = layers * batch * lmTokens;
-    const termFloats = recompute ? lmLayerTokens * (queryWidth + 2 * kvWidth) : 0;
-    const pass2Floats = layers * perLayer(batch * lmTokens, lmTokens) + (recompute ? lmLayerTokens * queryWidth : 0);
-    const lmFloats = 2 * layers * perLayer(batch * lmTokens, lmTokens) + termFloats;
+    const passFloats = layers * perLayer(batch * lmTokens, lmTokens);
+    const pass1Floats = passFloats + (recompute ? lmLayerTokens * 2 * kvWidth : 0);
+    const pass2Floats = passFloats + (recompute ? lmLayerTokens * queryWidth : 0);
+    const lmFloats = pass1Floats + pass2Floats;
     trainingStep.push({
       name: "activations",
       bytes: (retrieverFloats + lmFloats) * F32,
