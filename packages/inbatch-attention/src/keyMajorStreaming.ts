@@ -41,29 +41,23 @@ function activeChunks(w: Float32Array | Int32Array | Uint8Array, b: number): Int
   );
 }
 
-/** [n, B] one-hot: row m selects chunk chunks[m]. */
-function selection(b: number, chunks: Int32Array): tf.Tensor2D {
-  const select = new Float32Array(chunks.length * b);
-  chunks.forEach((i, m) => {
-    select[m * b + i] = 1;
-  });
-  return tf.tensor2d(select, [chunks.length, b]);
-}
-
-/**
- * Rows of the chunks in `chunks` from a [Hkv, B, rows, X] tensor, as [Hkv, n·rows, X]; null = all.
- * Selected by a one-hot product (exact): wasm's GatherV2 along an inner axis is ~10× slower.
- */
+/** Rows of the chunks in `chunks` from a [Hkv, B, rows, X] tensor, as [Hkv, n·rows, X]; null = all. */
 function pickRows(x: tf.Tensor, chunks: Int32Array | null): tf.Tensor {
   const [hkv, b, rows, last] = x.shape as [number, number, number, number];
   if (chunks === null) return tf.reshape(x, [hkv, b * rows, last]);
-  const picked = tf.matMul(selection(b, chunks), tf.reshape(x, [hkv, b, rows * last]));
-  return tf.reshape(picked, [hkv, chunks.length * rows, last]);
+  return tf.reshape(tf.gather(x, tf.tensor1d(chunks, "int32"), 1), [hkv, chunks.length * rows, last]);
 }
 
 /** y [Hkv, n, X] (rows of `chunks`) placed in a [Hkv, B, X] tensor, zeros elsewhere (exact). */
 function scatterChunks(b: number, chunks: Int32Array | null, y: tf.Tensor): tf.Tensor {
-  return chunks === null ? y : tf.matMul(selection(b, chunks), y, true, false);
+  if (chunks === null) return y;
+  const [hkv, n, x] = y.shape as [number, number, number];
+  // Chunk i reads row m of y when chunks[m] = i, else the zero row appended at n.
+  const from = new Int32Array(b).fill(n);
+  chunks.forEach((i, m) => {
+    from[i] = m;
+  });
+  return tf.gather(tf.concat([y, tf.zeros([hkv, 1, x])], 1), tf.tensor1d(from, "int32"), 1);
 }
 
 /** x[j] of a [B, …] tensor, without the leading axis. */
@@ -208,7 +202,7 @@ function streamingCore(p: CrossAttentionProblem, allPairsWeightGradient: boolean
             const own = () => {
               const perChunk = tf.sum(tf.reshape(g.t, [hkv, subset?.length ?? b, rep * l]), [0, 2]);
               if (subset !== null)
-                return tf.reshape(tf.matMul(selection(b, subset), tf.reshape(perChunk, [-1, 1]), true), [b]);
+                return tf.reshape(scatterChunks(b, subset, tf.reshape(perChunk, [1, -1, 1])), [b]);
               const support = Float32Array.from({ length: b }, (_, i) => (s.w[i * b + j] !== 0 ? 1 : 0));
               return allPairsWeightGradient ? perChunk : tf.mul(perChunk, tf.tensor1d(support));
             };

@@ -21,6 +21,15 @@ const cases: Case[] = [
   { name: "broadcast right (weights)", a: [2, 3, 37, 19], b: [19, 23], transposeA: false, transposeB: false },
   { name: "broadcast left", a: [37, 19], b: [4, 19, 23], transposeA: false, transposeB: false },
   { name: "rank 4, transposeB", a: [2, 3, 16, 8], b: [2, 3, 16, 8], transposeA: false, transposeB: true },
+  // Cases the kernel computes as Cᵀ = Bᵀ·Aᵀ (fewer floats to copy), transposed back.
+  { name: "transposeB, few rows (swapped)", a: [2, 50], b: [40, 50], transposeA: false, transposeB: true },
+  {
+    name: "batched, both transposed (swapped)",
+    a: [2, 3, 40, 7],
+    b: [2, 3, 5, 40],
+    transposeA: true,
+    transposeB: true,
+  },
   { name: "empty inner dimension", a: [4, 0], b: [0, 5], transposeA: false, transposeB: false },
 ];
 

@@ -260,7 +260,7 @@ function matMulGflop(inputShapes: number[][], outputShape: number[]): number {
 
 /**
  * Per kernel, what `f` ran under tf.profile: calls, milliseconds and matmul GFLOP, slowest first.
- * Matmuls are split by operand shapes (`BatchMatMul [64,256,32]×[64,128,32]`) with `byShape`. Scopes
+ * Kernels are split by input shapes (`BatchMatMul [64,256,32]×[64,128,32]`, `Sum [2048,256]`) with `byShape`. Scopes
  * (tf.customGrad's "unnamed scope") are left out: their time includes the kernels they ran, which are
  * counted on their own.
  */
@@ -271,7 +271,7 @@ export async function profileKernels(f: () => void, byShape = false): Promise<Ke
     if (k.name === "unnamed scope") continue;
     const matmul = /MatMul/.test(k.name);
     const shapes = (k.inputShapes as number[][]).slice(0, 2).map((s) => `[${s.join(",")}]`);
-    const name = matmul && byShape ? `${k.name} ${shapes.join("×")}` : k.name;
+    const name = byShape ? `${k.name} ${shapes.join("×")}` : k.name;
     const row = rows.get(name) ?? { kernel: name, calls: 0, ms: 0, gflop: 0, products: 0 };
     row.calls++;
     row.ms += k.kernelTimeMs as number;
