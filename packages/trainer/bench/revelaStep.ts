@@ -255,9 +255,25 @@ print(2 * 1024 ** 3 / statistics.median(ts) / 1e9)`,
     });
     if (torchSgemm > peakGflops) [peakGflops, peakName] = [torchSgemm, "pytorch-sgemm"];
   }
-  const r = spawnSync(python, [peer], { encoding: "utf8", env });
-  const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
-  if (r.status === 0 && line) {
+  // glibc hands each large tensor back to the kernel and faults it in again on the next step: on
+  // these machines that was 2 M page faults and ~70 % of the peer's step. Run the peer as shipped and
+  // with glibc keeping its heap (no mmap for large blocks, no trimming), and compare against the faster.
+  const allocators = [
+    { allocator: "glibc-default", env: {}, args: ["steps=3", "warmup=1"] },
+    {
+      allocator: "glibc-retained-heap",
+      env: { MALLOC_MMAP_MAX_: "0", MALLOC_TRIM_THRESHOLD_: String(2 ** 36), MALLOC_TOP_PAD_: String(2 ** 30) },
+      args: [],
+    },
+  ];
+  let best: { tokens_per_s: number; allocator: string } | null = null;
+  for (const a of allocators) {
+    const r = spawnSync(python, [peer, ...a.args], { encoding: "utf8", env: { ...env, ...a.env } });
+    const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
+    if (r.status !== 0 || !line) {
+      unavailable(`${a.allocator}: ${(r.stderr || "no output").split("\n").slice(-2).join(" ")}`);
+      continue;
+    }
     const p = JSON.parse(line) as { tokens_per_s: number; step_s: number; peer: string };
     emit({
       bench: BENCH,
@@ -266,20 +282,24 @@ print(2 * 1024 ** 3 / statistics.median(ts) / 1e9)`,
       metric: "tokens_per_s",
       value: p.tokens_per_s,
       unit: "tokens/s",
-      params: { peer: p.peer, stepS: p.step_s, threads: report.threads },
+      params: { peer: p.peer, stepS: p.step_s, threads: report.threads, allocator: a.allocator },
     });
+    if (best === null || p.tokens_per_s > best.tokens_per_s) best = { tokens_per_s: p.tokens_per_s, allocator: a.allocator };
+  }
+  if (best !== null) {
     for (const impl of implementations) {
       emit({
         bench: BENCH,
         case: `reference-${impl}`,
         impl: "revela",
         metric: "speedup",
-        value: round((tokensPerSecond[impl] as number) / p.tokens_per_s, 2),
+        value: round((tokensPerSecond[impl] as number) / best.tokens_per_s, 2),
         unit: "x",
         baseline: "pytorch",
+        params: { allocator: best.allocator },
       });
     }
-  } else unavailable((r.stderr || "no output").split("\n").slice(-2).join(" "));
+  }
 } else unavailable(`needs ${python} with torch (apt-get install python3-torch) and ${peer}`);
 
 // The step's share of the machine's peak: its matmul FLOPs over its median time, against the faster sgemm.

@@ -5,6 +5,12 @@ import { IGNORE_INDEX } from "./crossEntropy.js";
 export interface HeadCrossEntropyOptions {
   /** Vocabulary rows per slice. Default 8192. */
   sliceSize?: number;
+  /**
+   * Keep each slice's softmax [N, size] from forward (N·V floats in all) so that backward neither
+   * recomputes the logits (a [N, d]·[d, V] product) nor their exponent. Default false: the point of
+   * the op is that no [N, V] tensor exists; callers turn it on where N·V is small.
+   */
+  keepProbabilities?: boolean;
 }
 
 /**
@@ -13,7 +19,9 @@ export interface HeadCrossEntropyOptions {
  * 128k–152k vocabulary the logits and their gradient were 0.6–2.8 GiB at B 16 × L 156.
  * Forward keeps a running log-sum-exp per row; backward recomputes each slice's logits, turns them
  * into (softmax − onehot) · weight · dy and accumulates d hidden (and d head, when the head trains —
- * a frozen head, e.g. tied embeddings under LoRA, gets no gradient and costs no product).
+ * a frozen head, e.g. tied embeddings under LoRA, gets no gradient and costs no product). With
+ * `keepProbabilities`, forward keeps each slice's exp(z − m) and its row maximum m instead, and
+ * backward rescales them by exp(m − lse): no product and no exponent over [N, V] in backward.
  * hidden: [N, d] float32; head: [V, d] (nn.Linear layout); labels: [N] int32 in [0, V) or −100.
  */
 export function headCrossEntropy(
@@ -40,6 +48,7 @@ export function headCrossEntropy(
     throw new Error(`${op}: labels must be [${n}] like hidden's rows, got [${labels.shape.join(", ")}]`);
   }
   const sliceSize = options.sliceSize ?? 8192;
+  const keepProbabilities = options.keepProbabilities ?? false;
   if (!Number.isInteger(sliceSize) || sliceSize < 1) {
     throw new Error(`${op}: options.sliceSize must be a positive integer, got ${sliceSize}`);
   }
@@ -79,11 +88,14 @@ export function headCrossEntropy(
     let max: tf.Tensor = tf.fill([n], -Infinity);
     let sum: tf.Tensor = tf.zeros([n]);
     let picked: tf.Tensor = tf.zeros([n]);
+    // With keepProbabilities: per slice exp(z − m_s) [N, size] and the running maximum m_s [N] it used.
+    const kept: tf.Tensor[] = [];
     for (const s of slices) {
       const next = tf.tidy(() => {
         const z = logitsOf(h, w, s);
         const m = tf.maximum(max, tf.max(z, 1));
-        const total = tf.add(tf.mul(sum, tf.exp(tf.sub(max, m))), tf.sum(tf.exp(tf.sub(z, tf.reshape(m, [n, 1]))), 1));
+        const e = tf.exp(tf.sub(z, tf.reshape(m, [n, 1])));
+        const total = tf.add(tf.mul(sum, tf.exp(tf.sub(max, m))), tf.sum(e, 1));
         const target = s.rows.length
           ? tf.add(
               picked,
@@ -94,29 +106,37 @@ export function headCrossEntropy(
               ),
             )
           : tf.clone(picked);
-        return { m, total, target };
+        return keepProbabilities ? { m, total, target, e, mKept: tf.clone(m) } : { m, total, target };
       });
       tf.dispose([max, sum, picked]);
+      if (next.e && next.mKept) kept.push(next.e, next.mKept);
       max = next.m;
       sum = next.total;
       picked = next.target;
     }
     const lse = tf.add(max, tf.log(sum)); // [N]
     const value = tf.sum(tf.mul(tf.sub(lse, picked), weights));
-    save([h, lse, weights, ...(headTrains ? [w] : [])]);
+    save([h, lse, weights, ...(headTrains ? [w] : []), ...kept]);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [hs, ls, ws] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         const wSaved = headTrains ? (saved[3] as tf.Tensor) : head;
+        const keptSaved = saved.slice(headTrains ? 4 : 3);
         const scale = tf.mul(ws, dy); // [N]
         let dHidden: tf.Tensor = tf.zeros([n, d]);
         const dHead: tf.Tensor[] = [];
-        for (const s of slices) {
+        slices.forEach((s, index) => {
           const { dh, dw } = tf.tidy(() => {
-            const z = logitsOf(hs, wSaved, s);
+            // softmax = exp(z − lse): recomputed, or the kept exp(z − m_s) times exp(m_s − lse).
+            const softmax = keepProbabilities
+              ? tf.mul(
+                  keptSaved[2 * index] as tf.Tensor,
+                  tf.reshape(tf.exp(tf.sub(keptSaved[2 * index + 1] as tf.Tensor, ls)), [n, 1]),
+                )
+              : tf.exp(tf.sub(logitsOf(hs, wSaved, s), tf.reshape(ls, [n, 1])));
             // (softmax − onehot) · weight · dy for this slice's columns.
-            let g: tf.Tensor = tf.mul(tf.exp(tf.sub(z, tf.reshape(ls, [n, 1]))), tf.reshape(scale, [n, 1]));
+            let g: tf.Tensor = tf.mul(softmax, tf.reshape(scale, [n, 1]));
             if (s.rows.length) {
               const onehot = tf.scatterND(
                 tf.tensor2d(s.at, [s.at.length, 1], "int32"),
@@ -133,7 +153,7 @@ export function headCrossEntropy(
           dHidden.dispose();
           dHidden = dh;
           if (dw) dHead.push(dw);
-        }
+        });
         scale.dispose();
         if (!headTrains) return [dHidden];
         const dw = dHead.length === 1 ? (dHead[0] as tf.Tensor) : tf.concat(dHead, 0);

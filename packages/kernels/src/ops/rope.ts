@@ -120,10 +120,18 @@ export function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tens
       const r = rotationMatrix(d, sign);
       return tf.reshape(tf.matMul(tf.reshape(t, [-1, d]), r), t.shape);
     });
-  const rope = tf.customGrad(((xIn: tf.Tensor) => ({
-    value: tf.add(tf.mul(xIn, cos), tf.mul(rotate(xIn, 1), sin)),
-    gradFunc: (dy: tf.Tensor) => tf.add(tf.mul(dy, cos), rotate(tf.mul(dy, sin), -1)),
-  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  // The tables are saved (not closed over): a caller's tables, e.g. gathered per row, may be
+  // disposed before backward runs.
+  const rope = tf.customGrad(((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([cos, sin]);
+    return {
+      value: tf.add(tf.mul(xIn, cos), tf.mul(rotate(xIn, 1), sin)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [c, s] = saved as [tf.Tensor, tf.Tensor];
+        return tf.add(tf.mul(dy, c), rotate(tf.mul(dy, s), -1));
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return rope(x) as tf.Tensor4D;
 }
 

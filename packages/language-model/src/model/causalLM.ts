@@ -4,6 +4,7 @@ import {
   causalSelfAttention,
   headCrossEntropy,
   IGNORE_INDEX,
+  MASKED_SCORE,
   mergeHeads,
   recomputeInBackward,
   residualAdd,
@@ -19,7 +20,7 @@ import { type ParameterSpec, parameterSpecs } from "../architectures/architectur
 import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { decodeHalf } from "../safetensors/dtypes.js";
-import { HEAD_SLICE_ROWS } from "./headSlice.js";
+import { HEAD_KEEP_PROBABILITIES_MAX_FLOATS, HEAD_SLICE_ROWS } from "./headSlice.js";
 import {
   canKeepInJsMemory,
   type HostWeight,
@@ -522,6 +523,61 @@ export class CausalLM {
     return { keys: out.keys as tf.Tensor4D[], values: out.values as tf.Tensor4D[] };
   }
 
+  /**
+   * The final hidden state (after the last norm) at one position per sequence, [B, d]: what
+   * `forward(...).lastHiddenState` gives at row b, position positions[b] — a retriever's EOS pooling.
+   * The last layer computes keys and values for every token (the positions attend to them) but its
+   * queries, attention, output projection and MLP only at the B positions: a quarter of a 4-layer
+   * encoder's forward and backward. With recomputation (or LoRA dropout without a seed) it runs the
+   * full forward and gathers, as before.
+   */
+  finalHiddenAt(
+    inputIds: tf.Tensor,
+    attentionMask: tf.Tensor,
+    positions: ArrayLike<number>,
+    options: Pick<ForwardOptions, "training" | "recompute"> = {},
+  ): tf.Tensor2D {
+    const op = "CausalLM.finalHiddenAt";
+    this.checkInputs(op, inputIds, attentionMask, undefined);
+    const [b, l] = inputIds.shape as [number, number];
+    if (!positions || positions.length !== b) {
+      throw new Error(`${op}: positions must hold one position per sequence (${b}), got ${positions?.length}`);
+    }
+    const at = Int32Array.from({ length: b }, (_, i) => {
+      const t = positions[i] as number;
+      if (!Number.isInteger(t) || t < 0 || t >= l)
+        throw new Error(`${op}: positions[${i}] = ${t} is outside [0, ${l})`);
+      return t;
+    });
+    const unseededDropout =
+      options.training !== undefined &&
+      options.training.dropoutSeed === undefined &&
+      [...this.lora.values()].some((a) => a.dropout > 0);
+    if ((options.recompute ?? this.recomputeLayers) && !unseededDropout) {
+      return tf.tidy(() => {
+        const { lastHiddenState } = this.run(inputIds, attentionMask, options, false, false);
+        const rows = Int32Array.from(at, (t, i) => i * l + t);
+        return tf.gather(tf.reshape(lastHiddenState, [b * l, -1]), tf.tensor1d(rows, "int32")) as tf.Tensor2D;
+      });
+    }
+    const perPass = Math.max(1, Math.floor(this.inferenceRowsPerPass / l));
+    const part = (start: number, size: number) =>
+      tf.tidy(() => {
+        const whole = start === 0 && size === b;
+        const ids = whole ? inputIds : tf.slice(inputIds, [start, 0], [size, l]);
+        const mask = whole ? attentionMask : tf.slice(attentionMask, [start, 0], [size, l]);
+        const out = this.run(ids, mask, options, false, false, at.subarray(start, start + size));
+        return tf.reshape(out.lastHiddenState, [size, this.config.hiddenSize]) as tf.Tensor2D;
+      });
+    // Encoding (no tape): a large batch runs a few sequences at a time, as `forward` does.
+    if (b <= perPass || recordingGradients()) return part(0, b);
+    const parts: tf.Tensor2D[] = [];
+    for (let start = 0; start < b; start += perPass) parts.push(part(start, Math.min(perPass, b - start)));
+    const states = tf.concat(parts, 0) as tf.Tensor2D;
+    tf.dispose(parts);
+    return states;
+  }
+
   private checkInputs(op: string, inputIds: tf.Tensor, attentionMask: tf.Tensor, labels: tf.Tensor | undefined): void {
     if (!(inputIds instanceof tf.Tensor) || inputIds.rank !== 2 || inputIds.dtype !== "int32") {
       throw new Error(`${op}: inputIds must be an int32 tensor [B, L], got ${describe(inputIds)}`);
@@ -573,6 +629,7 @@ export class CausalLM {
     options: ForwardOptions,
     wantLogits: boolean,
     keyValuesOnly: boolean,
+    finalPositions?: Int32Array,
   ): ForwardResult {
     const [b, l] = inputIds.shape as [number, number];
     const c = this.config;
@@ -587,6 +644,12 @@ export class CausalLM {
       for (let i = 0; i < c.numHiddenLayers; i++) {
         if (options.returnHiddenStates) hiddenStates.push(asBatch(x));
         const last = keyValuesOnly && i === c.numHiddenLayers - 1;
+        if (finalPositions && i === c.numHiddenLayers - 1) {
+          // [B, d]: the last layer at one position per sequence (finalHiddenAt).
+          const rows = tf.tidy(() => this.lastLayerAt(i, x, mask, b, cos, sin, options, finalPositions));
+          const normed = rmsNorm(rows, this.param("model.norm.weight"), c.rmsNormEps);
+          return { lastHiddenState: tf.reshape(normed, [b, 1, c.hiddenSize]) } as unknown as tf.TensorContainer;
+        }
         // One tidy per layer: a layer's intermediates are freed when it ends, so an inference pass
         // (encoding) holds one layer's activations rather than every layer's. Under a gradient tape
         // nothing backward needs is lost: tfjs keeps its own references to the saved tensors.
@@ -729,6 +792,76 @@ export class CausalLM {
   }
 
   /**
+   * Decoder layer `i` (the last) on the residual rows x [B·L, d], its output at one position per
+   * sequence only: [B, d]. Keys and values of every token, the query of each sequence's position
+   * with its own rotary angle, attention to keys up to that position (and not padding), then the
+   * output projection and MLP on those B rows. Taped as usual (no recomputation).
+   */
+  private lastLayerAt(
+    i: number,
+    input: tf.Tensor,
+    mask: tf.Tensor,
+    b: number,
+    cos: tf.Tensor2D,
+    sin: tf.Tensor2D,
+    options: ForwardOptions,
+    positions: Int32Array,
+  ): tf.Tensor {
+    const c = this.config;
+    const training = options.training;
+    const p = `model.layers.${i}`;
+    const l = (input.shape[0] as number) / b;
+    const rows = tf.tensor1d(
+      Int32Array.from(positions, (t, n) => n * l + t),
+      "int32",
+    );
+    const at = tf.tensor1d(positions, "int32");
+    const norm = (weight: (name: string) => tf.Tensor | undefined, name: string): tf.Tensor => {
+      const w = weight(`${p}.${name}.weight`);
+      if (!w) throw new Error(`CausalLM: parameter "${p}.${name}.weight" is missing (model disposed?)`);
+      return w;
+    };
+    // Key bias [B, 1, 1, L]: a position reads keys up to itself that are real tokens.
+    const maskValues = mask.dataSync();
+    const bias = new Float32Array(b * l);
+    for (let n = 0; n < b; n++) {
+      for (let t = 0; t < l; t++) {
+        if (t > (positions[n] as number) || (maskValues[n * l + t] as number) === 0) bias[n * l + t] = MASKED_SCORE;
+      }
+    }
+    const merged = this.withLayerWeights((weight) => {
+      const h = rmsNorm(input, norm(weight, "input_layernorm"), c.rmsNormEps); // [B·L, d]
+      const k = applyRope(
+        splitHeads(this.proj(h, `${p}.self_attn.k_proj`, training, weight), b, c.numKeyValueHeads),
+        cos,
+        sin,
+      ); // [B, Hkv, L, D]
+      const v = splitHeads(this.proj(h, `${p}.self_attn.v_proj`, training, weight), b, c.numKeyValueHeads);
+      const hAt = tf.gather(h, rows); // [B, d]
+      // [B, H, 1, D] rotated as [1, H, B, D] with the B positions' angles as the "sequence".
+      const qAt = splitHeads(this.proj(hAt, `${p}.self_attn.q_proj`, training, weight), b, c.numAttentionHeads);
+      const rotated = applyRope(tf.transpose(qAt, [2, 1, 0, 3]), tf.gather(cos, at), tf.gather(sin, at));
+      const rep = c.numAttentionHeads / c.numKeyValueHeads;
+      // Query heads g·rep … g·rep + rep − 1 read kv head g: [B, Hkv, rep, D].
+      const q = tf.reshape(tf.transpose(rotated, [2, 1, 0, 3]), [b, c.numKeyValueHeads, rep, c.headDim]);
+      const scores = tf.add(
+        tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(c.headDim)),
+        tf.tensor4d(bias, [b, 1, 1, l]),
+      ); // [B, Hkv, rep, L]
+      const out = tf.matMul(tf.softmax(scores), v); // [B, Hkv, rep, D]
+      return mergeHeads(tf.reshape(out, [b, c.numAttentionHeads, 1, c.headDim])); // [B, H·D]
+    });
+    const xAt = tf.gather(input, rows); // [B, d]
+    return this.withLayerWeights((weight) => {
+      const x1 = residualAdd(xAt, this.proj(merged, `${p}.self_attn.o_proj`, training, weight));
+      const h2 = rmsNorm(x1, norm(weight, "post_attention_layernorm"), c.rmsNormEps);
+      const gate = this.proj(h2, `${p}.mlp.gate_proj`, training, weight);
+      const up = this.proj(h2, `${p}.mlp.up_proj`, training, weight);
+      return residualAdd(x1, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training, weight));
+    });
+  }
+
+  /**
    * The weights and adapters that one piece of decoder layer i reads (recomputeInBackward keeps the
    * trainable ones): "attention" — the input norm and the q/k/v projections — or "rest" — the output
    * projection, the post-attention norm and the MLP. Each piece gets only its own: a variable the
@@ -836,7 +969,10 @@ function headLoss(last: tf.Tensor, head: tf.Tensor, labels: tf.Tensor): tf.Scala
         rows.map((r) => targets[r] as number),
         "int32",
       ),
-      { sliceSize: HEAD_SLICE_ROWS },
+      {
+        sliceSize: HEAD_SLICE_ROWS,
+        keepProbabilities: rows.length * (head.shape[0] as number) <= HEAD_KEEP_PROBABILITIES_MAX_FLOATS,
+      },
     );
   });
 }

@@ -11,3 +11,11 @@
  * arithmetic in twice as many slices.
  */
 export const HEAD_SLICE_ROWS = 4096;
+
+/**
+ * The head's loss keeps its softmax from forward to backward (headCrossEntropy's keepProbabilities)
+ * when the loss's rows × vocabulary stay within this many floats (128 MiB): backward then skips a
+ * [N, d]·[d, V] product and an exponent over [N, V] (about 5 % of a reference Revela step). Larger
+ * heads recompute, so no [N, V] tensor outlives a slice.
+ */
+export const HEAD_KEEP_PROBABILITIES_MAX_FLOATS = 2 ** 25;

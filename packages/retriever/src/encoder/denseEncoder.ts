@@ -2,7 +2,7 @@ import type { CausalLM } from "@revela/language-model";
 import * as tf from "@tensorflow/tfjs";
 import type { EmbeddingMatrix } from "../matrix/embeddingMatrix.js";
 import { type EncoderOptions, resolveEncoderOptions } from "./encoderOptions.js";
-import { pool } from "./pooling.js";
+import { pool, poolingPositions } from "./pooling.js";
 
 /** What the encoder needs from a tokenizer (the Tokenizer of @revela/language-model fits). */
 export interface TokenizerLike {
@@ -48,11 +48,35 @@ export class DenseEncoder {
     options: { training?: { dropoutSeed?: number } } = {},
   ): tf.Tensor2D {
     return tf.tidy(() => {
-      const { lastHiddenState } = this.backbone.forward(inputIds, attentionMask, {
-        returnLogits: false,
-        ...(options.training ? { training: options.training } : {}),
-      });
-      const pooled = pool(lastHiddenState, attentionMask, this.options.pooling);
+      const training = options.training ? { training: options.training } : {};
+      const pooling = this.options.pooling;
+      // eos / first read one position per sequence: the backbone's last layer runs at those rows
+      // only. Inputs of the wrong kind take the full path, whose checks name what is wrong.
+      const wellFormed =
+        inputIds instanceof tf.Tensor &&
+        attentionMask instanceof tf.Tensor &&
+        inputIds.rank === 2 &&
+        attentionMask.rank === 2 &&
+        inputIds.shape[0] === attentionMask.shape[0] &&
+        inputIds.shape[1] === attentionMask.shape[1];
+      const pooled =
+        pooling === "mean" || !wellFormed
+          ? pool(
+              this.backbone.forward(inputIds, attentionMask, { returnLogits: false, ...training }).lastHiddenState,
+              attentionMask,
+              pooling,
+            )
+          : this.backbone.finalHiddenAt(
+              inputIds,
+              attentionMask,
+              poolingPositions(
+                attentionMask.dataSync(),
+                inputIds.shape[0] as number,
+                inputIds.shape[1] as number,
+                pooling,
+              ),
+              training,
+            );
       if (!this.options.normalize) return pooled;
       return tf.div(pooled, tf.maximum(tf.norm(pooled, 2, 1, true), 1e-12)) as tf.Tensor2D;
     });

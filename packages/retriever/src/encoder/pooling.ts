@@ -35,7 +35,22 @@ export function pool(hidden: tf.Tensor, attentionMask: tf.Tensor, pooling: Pooli
       return tf.div(tf.sum(tf.mul(hidden, m), 1), counts) as tf.Tensor2D;
     });
   }
-  const rows = new Int32Array(b);
+  const positions = poolingPositions(mask, b, l, pooling);
+  const rows = Int32Array.from(positions, (t, i) => i * l + t);
+  return tf.tidy(() => tf.gather(tf.reshape(hidden, [b * l, d]), tf.tensor1d(rows, "int32")) as tf.Tensor2D);
+}
+
+/**
+ * The position each row pools for `eos` (its last real token) and `first` (its first), from the
+ * [B, L] mask's values. A row without a token is an error: there is nothing to pool.
+ */
+export function poolingPositions(
+  mask: ArrayLike<number>,
+  b: number,
+  l: number,
+  pooling: Exclude<Pooling, "mean">,
+): Int32Array {
+  const positions = new Int32Array(b);
   for (let i = 0; i < b; i++) {
     let first = -1;
     let last = -1;
@@ -45,10 +60,10 @@ export function pool(hidden: tf.Tensor, attentionMask: tf.Tensor, pooling: Pooli
         last = t;
       }
     }
-    if (last < 0) throw new Error(`${op}: row ${i} of attentionMask has no token; cannot pool an empty sequence`);
-    rows[i] = i * l + (pooling === "eos" ? last : first);
+    if (last < 0) throw new Error(`pool: row ${i} of attentionMask has no token; cannot pool an empty sequence`);
+    positions[i] = pooling === "eos" ? last : first;
   }
-  return tf.tidy(() => tf.gather(tf.reshape(hidden, [b * l, d]), tf.tensor1d(rows, "int32")) as tf.Tensor2D);
+  return positions;
 }
 
 function shapeOf(t: unknown): string {
