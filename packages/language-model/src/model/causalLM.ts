@@ -549,11 +549,7 @@ export class CausalLM {
         throw new Error(`${op}: positions[${i}] = ${t} is outside [0, ${l})`);
       return t;
     });
-    const unseededDropout =
-      options.training !== undefined &&
-      options.training.dropoutSeed === undefined &&
-      [...this.lora.values()].some((a) => a.dropout > 0);
-    if ((options.recompute ?? this.recomputeLayers) && !unseededDropout) {
+    if (this.recomputes(options).recompute) {
       return tf.tidy(() => {
         const { lastHiddenState } = this.run(inputIds, attentionMask, options, false, false);
         const rows = Int32Array.from(at, (t, i) => i * l + t);
@@ -699,12 +695,7 @@ export class CausalLM {
     const c = this.config;
     const training = options.training;
     const p = `model.layers.${i}`;
-    // A dropout mask drawn without a seed would differ when backward recomputes it.
-    const unseededDropout =
-      training !== undefined &&
-      training.dropoutSeed === undefined &&
-      [...this.lora.values()].some((l) => l.dropout > 0);
-    const recompute = (options.recompute ?? this.recomputeLayers) && !unseededDropout;
+    const { recompute, unseededDropout } = this.recomputes(options);
     if (!recompute && this.offloaded.size > 0 && recordingGradients()) {
       // Without recomputation the tape keeps the float32 copy of every layer's weights that each
       // pass makes until backward: more heap than the resident model, the opposite of offloading.
@@ -717,11 +708,8 @@ export class CausalLM {
     }
     // Both pieces fetch their weights each time they run — in forward and again when backward
     // recomputes them — so an offloaded layer's weights are tensors only while a piece of it runs.
-    const norm = (weight: (name: string) => tf.Tensor | undefined, name: string): tf.Tensor => {
-      const w = weight(`${p}.${name}.weight`);
-      if (!w) throw new Error(`CausalLM: parameter "${p}.${name}.weight" is missing (model disposed?)`);
-      return w;
-    };
+    const norm = (weight: (name: string) => tf.Tensor | undefined, name: string) =>
+      requireWeight(weight, `${p}.${name}.weight`);
     // What leaves the attention piece: what a caller asked for (keys and values; the queries for the
     // extension point's term) besides the attention output. Anything else it makes is freed after
     // the forward pass, or — recomputed — never kept.
@@ -750,14 +738,7 @@ export class CausalLM {
         return [att, ...(withKeyValues ? [k, v] : []), ...(term ? [q] : [])];
       });
     // After attention: output projection, residual, norm, MLP, residual.
-    const rest = (x: tf.Tensor, merged: tf.Tensor): tf.Tensor[] =>
-      this.withLayerWeights((weight) => {
-        const x1 = residualAdd(x, this.proj(merged, `${p}.self_attn.o_proj`, training, weight)); // [B·L, d]
-        const h2 = rmsNorm(x1, norm(weight, "post_attention_layernorm"), c.rmsNormEps);
-        const gate = this.proj(h2, `${p}.mlp.gate_proj`, training, weight); // [B·L, ffn]
-        const up = this.proj(h2, `${p}.mlp.up_proj`, training, weight);
-        return [residualAdd(x1, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training, weight))];
-      });
+    const rest = (x: tf.Tensor, merged: tf.Tensor): tf.Tensor[] => [this.afterAttention(i, x, merged, training)];
     // With recomputation, backward keeps each piece's inputs and runs it again; the extension point's
     // term in between (whose inputs only the caller knows) is taped as usual. Each piece in its own
     // tidy: without a tape (encoding) only one piece's intermediates exist at a time — RoPE, head
@@ -816,11 +797,8 @@ export class CausalLM {
       "int32",
     );
     const at = tf.tensor1d(positions, "int32");
-    const norm = (weight: (name: string) => tf.Tensor | undefined, name: string): tf.Tensor => {
-      const w = weight(`${p}.${name}.weight`);
-      if (!w) throw new Error(`CausalLM: parameter "${p}.${name}.weight" is missing (model disposed?)`);
-      return w;
-    };
+    const norm = (weight: (name: string) => tf.Tensor | undefined, name: string) =>
+      requireWeight(weight, `${p}.${name}.weight`);
     // Key bias [B, 1, 1, L]: a position reads keys up to itself that are real tokens.
     const maskValues = mask.dataSync();
     const bias = new Float32Array(b * l);
@@ -852,10 +830,33 @@ export class CausalLM {
       return mergeHeads(tf.reshape(out, [b, c.numAttentionHeads, 1, c.headDim])); // [B, H·D]
     });
     const xAt = tf.gather(input, rows); // [B, d]
+    return this.afterAttention(i, xAt, merged, training);
+  }
+
+  /**
+   * Whether a pass with `options` recomputes its layers in backward: asked for (or the model's
+   * default) and possible — a LoRA dropout mask drawn without a seed would differ when redrawn.
+   */
+  private recomputes(options: Pick<ForwardOptions, "training" | "recompute">): {
+    recompute: boolean;
+    unseededDropout: boolean;
+  } {
+    const t = options.training;
+    const unseededDropout =
+      t !== undefined && t.dropoutSeed === undefined && [...this.lora.values()].some((l) => l.dropout > 0);
+    return { recompute: (options.recompute ?? this.recomputeLayers) && !unseededDropout, unseededDropout };
+  }
+
+  /**
+   * What follows attention in decoder layer `i`, on residual rows x [N, d] and the merged attention
+   * output [N, H·D]: output projection, residual, norm, MLP, residual.
+   */
+  private afterAttention(i: number, x: tf.Tensor, merged: tf.Tensor, training: ForwardOptions["training"]): tf.Tensor {
+    const p = `model.layers.${i}`;
     return this.withLayerWeights((weight) => {
-      const x1 = residualAdd(xAt, this.proj(merged, `${p}.self_attn.o_proj`, training, weight));
-      const h2 = rmsNorm(x1, norm(weight, "post_attention_layernorm"), c.rmsNormEps);
-      const gate = this.proj(h2, `${p}.mlp.gate_proj`, training, weight);
+      const x1 = residualAdd(x, this.proj(merged, `${p}.self_attn.o_proj`, training, weight)); // [N, d]
+      const h2 = rmsNorm(x1, requireWeight(weight, `${p}.post_attention_layernorm.weight`), this.config.rmsNormEps);
+      const gate = this.proj(h2, `${p}.mlp.gate_proj`, training, weight); // [N, ffn]
       const up = this.proj(h2, `${p}.mlp.up_proj`, training, weight);
       return residualAdd(x1, this.proj(siluGate(gate, up), `${p}.mlp.down_proj`, training, weight));
     });
@@ -886,6 +887,13 @@ export class CausalLM {
     }
     return vars;
   }
+}
+
+/** A layer piece's weight by name, or an error naming it (a disposed model has none). */
+function requireWeight(weight: (name: string) => tf.Tensor | undefined, name: string): tf.Tensor {
+  const w = weight(name);
+  if (!w) throw new Error(`CausalLM: parameter "${name}" is missing (model disposed?)`);
+  return w;
 }
 
 /** Whether a gradient tape is recording (tf.grad, tf.variableGrads, frugalVariableGrads). */
