@@ -201,8 +201,7 @@ function streamingCore(p: CrossAttentionProblem, allPairsWeightGradient: boolean
             // dL/dW_ij from this step's own rows: every row (masked to W's support without allPairs), or the subset's.
             const own = () => {
               const perChunk = tf.sum(tf.reshape(g.t, [hkv, subset?.length ?? b, rep * l]), [0, 2]);
-              if (subset !== null)
-                return tf.reshape(scatterChunks(b, subset, tf.reshape(perChunk, [1, -1, 1])), [b]);
+              if (subset !== null) return tf.reshape(scatterChunks(b, subset, tf.reshape(perChunk, [1, -1, 1])), [b]);
               const support = Float32Array.from({ length: b }, (_, i) => (s.w[i * b + j] !== 0 ? 1 : 0));
               return allPairsWeightGradient ? perChunk : tf.mul(perChunk, tf.tensor1d(support));
             };

@@ -284,7 +284,8 @@ print(2 * 1024 ** 3 / statistics.median(ts) / 1e9)`,
       unit: "tokens/s",
       params: { peer: p.peer, stepS: p.step_s, threads: report.threads, allocator: a.allocator },
     });
-    if (best === null || p.tokens_per_s > best.tokens_per_s) best = { tokens_per_s: p.tokens_per_s, allocator: a.allocator };
+    if (best === null || p.tokens_per_s > best.tokens_per_s)
+      best = { tokens_per_s: p.tokens_per_s, allocator: a.allocator };
   }
   if (best !== null) {
     for (const impl of implementations) {
