@@ -20,7 +20,7 @@ import { type ParameterSpec, parameterSpecs } from "../architectures/architectur
 import { parseModelConfig } from "../architectures/registry.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { decodeHalf } from "../safetensors/dtypes.js";
-import { HEAD_KEEP_PROBABILITIES_MAX_FLOATS, HEAD_SLICE_ROWS } from "./headSlice.js";
+import { HEAD_SLICE_ROWS, keepsHeadProbabilities } from "./headSlice.js";
 import {
   canKeepInJsMemory,
   type HostWeight,
@@ -490,19 +490,11 @@ export class CausalLM {
     if (onlyHidden && b > perPass && !recordingGradients()) {
       // Encoding: sequences are independent, so a large batch runs a few at a time and only the
       // final states of all of them exist together.
-      const parts: tf.Tensor3D[] = [];
-      for (let start = 0; start < b; start += perPass) {
-        const size = Math.min(perPass, b - start);
-        parts.push(
-          tf.tidy(() => {
-            const ids = tf.slice(inputIds, [start, 0], [size, l]);
-            const mask = tf.slice(attentionMask, [start, 0], [size, l]);
-            return this.run(ids, mask, options, false, false).lastHiddenState;
-          }),
-        );
-      }
-      const lastHiddenState = tf.concat(parts, 0) as tf.Tensor3D;
-      tf.dispose(parts);
+      const lastHiddenState = this.inPasses(
+        inputIds,
+        attentionMask,
+        (ids, mask) => this.run(ids, mask, options, false, false).lastHiddenState,
+      ) as tf.Tensor3D;
       return { lastHiddenState };
     }
     return this.run(inputIds, attentionMask, options, wantLogits, false);
@@ -556,22 +548,40 @@ export class CausalLM {
         return tf.gather(tf.reshape(lastHiddenState, [b * l, -1]), tf.tensor1d(rows, "int32")) as tf.Tensor2D;
       });
     }
-    const perPass = Math.max(1, Math.floor(this.inferenceRowsPerPass / l));
-    const part = (start: number, size: number) =>
-      tf.tidy(() => {
-        const whole = start === 0 && size === b;
-        const ids = whole ? inputIds : tf.slice(inputIds, [start, 0], [size, l]);
-        const mask = whole ? attentionMask : tf.slice(attentionMask, [start, 0], [size, l]);
-        const out = this.run(ids, mask, options, false, false, at.subarray(start, start + size));
-        return tf.reshape(out.lastHiddenState, [size, this.config.hiddenSize]) as tf.Tensor2D;
-      });
+    const states = (ids: tf.Tensor, mask: tf.Tensor, start: number) => {
+      const size = ids.shape[0] as number;
+      const out = this.run(ids, mask, options, false, false, at.subarray(start, start + size));
+      return tf.reshape(out.lastHiddenState, [size, this.config.hiddenSize]) as tf.Tensor2D;
+    };
     // Encoding (no tape): a large batch runs a few sequences at a time, as `forward` does.
-    if (b <= perPass || recordingGradients()) return part(0, b);
-    const parts: tf.Tensor2D[] = [];
-    for (let start = 0; start < b; start += perPass) parts.push(part(start, Math.min(perPass, b - start)));
-    const states = tf.concat(parts, 0) as tf.Tensor2D;
+    if (recordingGradients()) return tf.tidy(() => states(inputIds, attentionMask, 0));
+    return this.inPasses(inputIds, attentionMask, states) as tf.Tensor2D;
+  }
+
+  /**
+   * `fn` over the batch a few sequences at a time (inferenceRowsPerPass rows a pass), its results
+   * concatenated along the batch: only one pass's intermediates exist at once. Not under a tape.
+   */
+  private inPasses(
+    inputIds: tf.Tensor,
+    attentionMask: tf.Tensor,
+    fn: (ids: tf.Tensor, mask: tf.Tensor, start: number) => tf.Tensor,
+  ): tf.Tensor {
+    const [b, l] = inputIds.shape as [number, number];
+    const perPass = Math.max(1, Math.floor(this.inferenceRowsPerPass / l));
+    if (b <= perPass) return tf.tidy(() => fn(inputIds, attentionMask, 0));
+    const parts: tf.Tensor[] = [];
+    for (let start = 0; start < b; start += perPass) {
+      const size = Math.min(perPass, b - start);
+      parts.push(
+        tf.tidy(() =>
+          fn(tf.slice(inputIds, [start, 0], [size, l]), tf.slice(attentionMask, [start, 0], [size, l]), start),
+        ),
+      );
+    }
+    const out = tf.concat(parts, 0);
     tf.dispose(parts);
-    return states;
+    return out;
   }
 
   private checkInputs(op: string, inputIds: tf.Tensor, attentionMask: tf.Tensor, labels: tf.Tensor | undefined): void {
@@ -979,7 +989,11 @@ function headLoss(last: tf.Tensor, head: tf.Tensor, labels: tf.Tensor): tf.Scala
       ),
       {
         sliceSize: HEAD_SLICE_ROWS,
-        keepProbabilities: rows.length * (head.shape[0] as number) <= HEAD_KEEP_PROBABILITIES_MAX_FLOATS,
+        keepProbabilities: keepsHeadProbabilities(
+          labels.shape[0] as number,
+          labels.shape[1] as number,
+          head.shape[0] as number,
+        ),
       },
     );
   });

@@ -19,3 +19,12 @@ export const HEAD_SLICE_ROWS = 4096;
  * heads recompute, so no [N, V] tensor outlives a slice.
  */
 export const HEAD_KEEP_PROBABILITIES_MAX_FLOATS = 2 ** 25;
+
+/**
+ * Whether the loss over a [B, L] batch keeps the head's softmax: decided by the batch's shape —
+ * at most B·(L − 1) rows have a next token — not by how many are padding, so that the memory
+ * estimate, which knows only shapes, makes the same choice.
+ */
+export function keepsHeadProbabilities(batch: number, seqLen: number, vocabSize: number): boolean {
+  return batch * Math.max(seqLen - 1, 1) * vocabSize <= HEAD_KEEP_PROBABILITIES_MAX_FLOATS;
+}

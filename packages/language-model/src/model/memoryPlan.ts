@@ -2,7 +2,7 @@ import { formatBytes } from "@revela/kernels";
 import { parameterSpecs } from "../architectures/architecture.js";
 import type { ModelConfig } from "../config/modelConfig.js";
 import { isLoraTarget, type LoraConfig } from "../lora/loraConfig.js";
-import { HEAD_KEEP_PROBABILITIES_MAX_FLOATS, HEAD_SLICE_ROWS } from "./headSlice.js";
+import { HEAD_KEEP_PROBABILITIES_MAX_FLOATS, HEAD_SLICE_ROWS, keepsHeadProbabilities } from "./headSlice.js";
 
 /**
  * What a Revela run holds in memory, computed from the config alone (nothing is loaded or
@@ -336,13 +336,13 @@ export function estimateRunMemory(config: ModelConfig, shape: RunMemoryShape): R
       bytes: Math.max(layerBytes, headBytes),
       detail: `the larger of a layer's activations and gradients at ${widest} tokens (${formatBytes(layerBytes)}) and the head's backward over a slice, ${HEAD_SLICE_COPIES} × [${batch * lmTokens}, ${slice}] (${formatBytes(headBytes)}; ${config.vocabSize}-token vocabulary)`,
     });
-    // A small head's loss keeps its softmax [N, V] from forward to backward (HEAD_KEEP_PROBABILITIES_MAX_FLOATS).
-    const headFloats = batch * lmTokens * config.vocabSize;
-    if (headFloats <= HEAD_KEEP_PROBABILITIES_MAX_FLOATS) {
+    // A small head's loss keeps its softmax [N, V] from forward to backward, N ≤ B·(L − 1) rows.
+    if (keepsHeadProbabilities(batch, lmTokens, config.vocabSize)) {
+      const rows = batch * Math.max(lmTokens - 1, 1);
       trainingStep.push({
         name: "LM head softmax",
-        bytes: headFloats * F32,
-        detail: `the loss keeps [${batch * lmTokens}, ${config.vocabSize}] probabilities for backward (at most ${HEAD_KEEP_PROBABILITIES_MAX_FLOATS} floats; larger heads recompute them)`,
+        bytes: rows * config.vocabSize * F32,
+        detail: `the loss keeps up to [${rows}, ${config.vocabSize}] probabilities for backward (at most ${HEAD_KEEP_PROBABILITIES_MAX_FLOATS} floats; larger heads recompute them)`,
       });
     }
     if (offload) {

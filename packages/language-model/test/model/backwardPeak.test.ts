@@ -10,7 +10,7 @@ import {
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CausalLM, enableLora, parseLoraConfig } from "../../src/index.js";
-import { HEAD_KEEP_PROBABILITIES_MAX_FLOATS, HEAD_SLICE_ROWS } from "../../src/model/headSlice.js";
+import { HEAD_SLICE_ROWS, keepsHeadProbabilities } from "../../src/model/headSlice.js";
 
 /**
  * What a training step holds in flight in backward (issue 15): a recomputed layer piece's own
@@ -83,11 +83,11 @@ describe("backward in flight on the wasm heap", () => {
   });
 
   it("the LM head's loss holds one slice of HEAD_SLICE_ROWS vocabulary rows at a time in backward", () => {
-    // A 262,144-token vocabulary over 256 rows (past HEAD_KEEP_PROBABILITIES_MAX_FLOATS: the loss
+    // A 262,144-token vocabulary over 256 rows (past keepsHeadProbabilities: the loss
     // recomputes its softmax): about six [256, slice] tensors at once in backward, measured 6.3 ×
     // [256, 4,096] in all with a 16,384-token vocabulary, 12.3 × with 8,192-row slices.
     expect(HEAD_SLICE_ROWS).toBe(4096);
-    expect(8 * 31 * 262144).toBeGreaterThan(HEAD_KEEP_PROBABILITIES_MAX_FLOATS);
+    expect(keepsHeadProbabilities(8, 32, 262144)).toBe(false);
     const config = {
       architectures: ["LlamaForCausalLM"],
       model_type: "llama",

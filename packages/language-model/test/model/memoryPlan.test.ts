@@ -38,6 +38,32 @@ const qwen05 = parseModelConfig(
 );
 
 describe("estimateRunMemory", () => {
+  it("counts the LM head's kept softmax exactly when the loss keeps it: by the batch's shape, B·(L − 1)·V ≤ 2²⁵", () => {
+    const reference = parseModelConfig({
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      vocab_size: 8192,
+      hidden_size: 256,
+      intermediate_size: 688,
+      num_hidden_layers: 4,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      max_position_embeddings: 128,
+    });
+    const shape = (batch: number) => ({
+      lora: null,
+      sharedBase: false,
+      train: { batch, lmTokens: 128, retrieverTokens: 128 },
+      encode: null,
+    });
+    const softmax = (e: ReturnType<typeof estimateRunMemory>) =>
+      e.trainingStep.find((i) => i.name === "LM head softmax");
+    expect(softmax(estimateRunMemory(reference, shape(16)))?.bytes).toBe(16 * 127 * 8192 * 4);
+    // B 33: 33·127·8192 floats pass 2²⁵, so the loss recomputes and nothing is counted.
+    expect(softmax(estimateRunMemory(reference, shape(33)))).toBeUndefined();
+    expect(softmax(estimateRunMemory(qwen05, shape(16)))).toBeUndefined();
+  });
+
   it("counts the parameters a model holds: weights as CausalLM allocates them, adapters as enableLora adds them", () => {
     const config = parseModelConfig({
       architectures: ["Qwen2ForCausalLM"],
